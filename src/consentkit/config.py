@@ -1,0 +1,328 @@
+"""Configuration models: what a site declares in Python.
+
+Everything is validated when the model is built, so a mistake in a site's
+configuration fails at start-up with a message that names it, not on the
+first visitor's request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "MAX_CONSENT_LIFETIME",
+    "AnalyticsConfig",
+    "Category",
+    "ConsentConfig",
+    "Cookie",
+]
+
+#: The longest a decision may be remembered: 13 months (CNIL guidance), as days.
+MAX_CONSENT_LIFETIME = timedelta(days=395)
+#: How long a decision is remembered unless configured: about six months.
+DEFAULT_CONSENT_LIFETIME = timedelta(days=182)
+MIN_KEY_BYTES = 32
+
+_SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+_COOKIE_NAME = re.compile(r"^[!#$%&'+\-.^_`|~0-9A-Za-z]+\*?$")
+_STORAGE_SCHEMES = ("sqlite", "postgresql", "postgres", "memory")
+
+#: A callable that decides whether a request may see the dashboard.
+DashboardAuth = Callable[[Any], Union[bool, Awaitable[bool]]]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class Cookie(_Model):
+    """One cookie a category may set.
+
+    ``name`` is the exact cookie name, or a prefix followed by ``*``
+    (``"_ga*"`` matches ``_ga`` and ``_ga_XYZ``).
+    """
+
+    name: str
+    provider: str | None = None
+    purpose: str = ""
+    duration: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _COOKIE_NAME.match(value):
+            raise ValueError(
+                f"cookie name {value!r} is not a valid cookie name "
+                "(RFC 6265 token characters, optionally ending in '*')"
+            )
+        return value
+
+    def matches(self, name: str) -> bool:
+        """Whether a cookie called ``name`` is this declared cookie."""
+        if self.name.endswith("*"):
+            return name.startswith(self.name[:-1])
+        return name == self.name
+
+
+class Category(_Model):
+    """A purpose the visitor can accept or refuse, with the cookies it uses.
+
+    Required categories (``required=True``) are always granted and cannot be
+    refused. ``gpc_opt_out`` categories are refused when the browser sends
+    Global Privacy Control (``Sec-GPC: 1``).
+    """
+
+    key: str
+    label: str
+    description: str = ""
+    required: bool = False
+    cookies: tuple[Cookie, ...] = ()
+    gpc_opt_out: bool = True
+
+    @field_validator("key")
+    @classmethod
+    def _check_key(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise ValueError(
+                f"category key {value!r} must be a lowercase slug "
+                "(a letter, then letters, digits, '-' or '_', at most 40 characters)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _required_is_not_gpc(self) -> Category:
+        if self.required and self.gpc_opt_out:
+            # A required category is always granted, so GPC cannot opt out of it.
+            object.__setattr__(self, "gpc_opt_out", False)
+        return self
+
+
+class AnalyticsConfig(_Model):
+    """Consent-gated first-party analytics.
+
+    ``sections`` maps a path rule (a prefix such as ``"/reports"`` or a glob
+    such as ``"/reports/*/annex"``) to a section name; the first rule that
+    matches wins, otherwise the first path segment names the section.
+    """
+
+    category: str = "analytics"
+    sections: tuple[tuple[str, str], ...] = ()
+    exclude: tuple[str, ...] = ()
+    count_without_consent: bool = False
+    retention_days: int = Field(default=760, ge=1, le=3650)
+    cookie_name: str = "consentkit_visitor"
+    cookie_max_age: timedelta = timedelta(days=395)
+    flush_interval: float = Field(default=2.0, gt=0)
+    batch_size: int = Field(default=5000, ge=1)
+    queue_size: int = Field(default=100_000, ge=1)
+    bot_pattern: str = (
+        r"bot|crawl|spider|slurp|facebookexternalhit|headless|lighthouse|preview|"
+        r"monitor|curl|wget|python-requests|httpx|go-http-client|java/"
+    )
+
+    @field_validator("sections", mode="before")
+    @classmethod
+    def _sections_as_pairs(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return tuple(value.items())
+        return value
+
+    @field_validator("cookie_max_age")
+    @classmethod
+    def _cookie_lifetime(cls, value: timedelta) -> timedelta:
+        if value > MAX_CONSENT_LIFETIME:
+            raise ValueError("the analytics cookie may live at most 13 months (395 days)")
+        if value <= timedelta(0):
+            raise ValueError("the analytics cookie lifetime must be positive")
+        return value
+
+
+class ConsentConfig(_Model):
+    """Everything consentkit needs to know about a site.
+
+    Secret keys come from ``secret_keys`` (the first signs, all verify, so keys
+    can be rotated), ``secret_key``, or the ``CONSENTKIT_SECRET_KEYS``
+    environment variable (comma-separated).
+    """
+
+    secret_keys: tuple[str, ...] = ()
+    secret_key: str | None = None
+    policy_version: str = "1"
+    categories: tuple[Category, ...]
+    storage: str = "sqlite:///consentkit.db"
+    analytics: AnalyticsConfig | None = None
+
+    cookie_name: str = "consentkit"
+    cookie_domain: str | None = None
+    cookie_path: str = "/"
+    #: ``None``: ``Secure`` exactly when the request came over https.
+    cookie_secure: bool | None = None
+    consent_lifetime: timedelta = DEFAULT_CONSENT_LIFETIME
+
+    prefix: str = "/consent"
+    privacy_path: str = "/privacy"
+    undeclared_cookies: Literal["allow", "warn", "block"] = "allow"
+
+    insert_snippet: bool = True
+    #: Folders searched for templates (``consentkit/privacy.html`` ...) before the package's own.
+    template_dirs: tuple[str, ...] = ()
+    insert_banner: bool = True
+    default_language: str = "en"
+    languages: tuple[str, ...] = ("en", "de", "fr", "es", "he", "ar")
+    #: Per-language text overrides: ``{"en": {"banner_title": "Cookies"}}``.
+    texts: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: Google Consent Mode v2: category key -> consent types it grants.
+    google_consent_mode: dict[str, tuple[str, ...]] | None = None
+    #: ``callable(scope) -> str | None`` giving the CSP nonce of a request;
+    #: otherwise ``scope["state"]["csp_nonce"]`` is used when present.
+    csp_nonce: Callable[[Any], str | None] | None = None
+
+    #: How the visitor's IP is kept in the consent log: never raw.
+    ip: Literal["truncate", "none", "hash"] = "truncate"
+    #: Proxies whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed.
+    trusted_proxies: tuple[str, ...] = ()
+    #: Key for the consent log's HMAC chain; default: derived from the first secret key.
+    log_key: str | None = None
+    #: ``callable(request) -> bool`` or ``("user", "password")`` for basic auth.
+    dashboard_auth: DashboardAuth | tuple[str, str] | None = None
+    #: How many verified consent tokens are kept in memory.
+    token_cache_size: int = Field(default=10_000, ge=0)
+
+    @field_validator("categories", mode="after")
+    @classmethod
+    def _check_categories(cls, value: tuple[Category, ...]) -> tuple[Category, ...]:
+        if not value:
+            raise ValueError("declare at least one category")
+        seen: set[str] = set()
+        owner: dict[str, str] = {}
+        for category in value:
+            if category.key in seen:
+                raise ValueError(f"category key {category.key!r} is declared twice")
+            seen.add(category.key)
+            for cookie in category.cookies:
+                if cookie.name in owner:
+                    raise ValueError(
+                        f"cookie {cookie.name!r} is declared in both "
+                        f"{owner[cookie.name]!r} and {category.key!r}"
+                    )
+                owner[cookie.name] = category.key
+        return value
+
+    @field_validator("consent_lifetime")
+    @classmethod
+    def _check_lifetime(cls, value: timedelta) -> timedelta:
+        if value > MAX_CONSENT_LIFETIME:
+            raise ValueError(
+                f"consent_lifetime {value.days} days is over 13 months "
+                f"({MAX_CONSENT_LIFETIME.days} days), the longest a choice may be kept"
+            )
+        if value < timedelta(minutes=1):
+            raise ValueError("consent_lifetime must be at least a minute")
+        return value
+
+    @field_validator("storage")
+    @classmethod
+    def _check_storage(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0].lower() if ":" in value else ""
+        if scheme not in _STORAGE_SCHEMES:
+            raise ValueError(
+                f"unknown storage {value.split('://')[0]!r}: use 'sqlite:///path.db' "
+                "or 'postgresql://user@host/db'"
+            )
+        return value
+
+    @field_validator("prefix", "privacy_path", "cookie_path")
+    @classmethod
+    def _check_path(cls, value: str) -> str:
+        if not value.startswith("/") or (len(value) > 1 and value.endswith("/")):
+            raise ValueError(f"path {value!r} must start with '/' and not end with '/'")
+        return value
+
+    @field_validator("cookie_name")
+    @classmethod
+    def _check_cookie_name(cls, value: str) -> str:
+        if not _COOKIE_NAME.match(value) or value.endswith("*"):
+            raise ValueError(f"cookie_name {value!r} is not a valid cookie name")
+        return value
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> ConsentConfig:
+        keys = list(self.secret_keys)
+        if self.secret_key:
+            keys.insert(0, self.secret_key)
+        if not keys:
+            from_env = os.environ.get("CONSENTKIT_SECRET_KEYS", "")
+            keys = [k.strip() for k in from_env.split(",") if k.strip()]
+        if not keys:
+            raise ValueError(
+                "no secret key: pass secret_keys=[...] or set CONSENTKIT_SECRET_KEYS"
+            )
+        for index, key in enumerate(keys):
+            if len(key.encode()) < MIN_KEY_BYTES:
+                raise ValueError(
+                    f"secret key #{index + 1} is {len(key.encode())} bytes; "
+                    f"use at least {MIN_KEY_BYTES} random bytes"
+                )
+        object.__setattr__(self, "secret_keys", tuple(keys))
+        object.__setattr__(self, "secret_key", None)
+        if self.analytics is not None and self.analytics.category not in {
+            c.key for c in self.categories
+        }:
+            raise ValueError(
+                f"analytics.category {self.analytics.category!r} is not a declared category"
+            )
+        if self.default_language not in self.languages:
+            raise ValueError(
+                f"default_language {self.default_language!r} is not in languages"
+            )
+        return self
+
+    def __repr__(self) -> str:
+        # Never show secrets in tracebacks or logs.
+        return (
+            f"ConsentConfig(policy_version={self.policy_version!r}, "
+            f"categories={[c.key for c in self.categories]!r}, storage=<{self.storage_scheme}>)"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def storage_scheme(self) -> str:
+        """The storage URL's scheme, normalised (``sqlite``, ``postgresql``, ``memory``)."""
+        scheme = self.storage.split(":", 1)[0].lower()
+        return "postgresql" if scheme == "postgres" else scheme
+
+    @property
+    def required_keys(self) -> frozenset[str]:
+        """Keys of the categories that are always granted."""
+        return frozenset(c.key for c in self.categories if c.required)
+
+    @property
+    def optional_keys(self) -> frozenset[str]:
+        """Keys of the categories the visitor may refuse."""
+        return frozenset(c.key for c in self.categories if not c.required)
+
+    @property
+    def all_keys(self) -> frozenset[str]:
+        """Keys of every declared category."""
+        return frozenset(c.key for c in self.categories)
+
+    def category(self, key: str) -> Category:
+        """The declared category called ``key``."""
+        for category in self.categories:
+            if category.key == key:
+                return category
+        raise KeyError(key)
+
