@@ -21,6 +21,9 @@ from pydantic import (
     model_validator,
 )
 
+from consentkit.errors import StorageError
+from consentkit.storage import parse_storage_url
+
 __all__ = [
     "MAX_CONSENT_LIFETIME",
     "AnalyticsConfig",
@@ -37,7 +40,6 @@ MIN_KEY_BYTES = 32
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _COOKIE_NAME = re.compile(r"^[!#$%&'+\-.^_`|~0-9A-Za-z]+\*?$")
-_STORAGE_SCHEMES = ("sqlite", "postgresql", "postgres", "memory")
 
 #: A callable that decides whether a request may see the dashboard.
 DashboardAuth = Callable[[Any], Union[bool, Awaitable[bool]]]
@@ -235,12 +237,10 @@ class ConsentConfig(_Model):
     @field_validator("storage")
     @classmethod
     def _check_storage(cls, value: str) -> str:
-        scheme = value.split(":", 1)[0].lower() if ":" in value else ""
-        if scheme not in _STORAGE_SCHEMES:
-            raise ValueError(
-                f"unknown storage {value.split('://')[0]!r}: use 'sqlite:///path.db' "
-                "or 'postgresql://user@host/db'"
-            )
+        try:
+            parse_storage_url(value)
+        except StorageError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @field_validator("prefix", "privacy_path", "cookie_path")
@@ -300,9 +300,8 @@ class ConsentConfig(_Model):
 
     @property
     def storage_scheme(self) -> str:
-        """The storage URL's scheme, normalised (``sqlite``, ``postgresql``, ``memory``)."""
-        scheme = self.storage.split(":", 1)[0].lower()
-        return "postgresql" if scheme == "postgres" else scheme
+        """The storage URL's scheme, normalised: ``sqlite`` or ``postgresql``."""
+        return parse_storage_url(self.storage).scheme
 
     @property
     def required_keys(self) -> frozenset[str]:

@@ -1,0 +1,78 @@
+"""Consent log records and their canonical form."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+
+__all__ = ["ACTIONS", "SURFACES", "ConsentRecord", "Decision"]
+
+ACTIONS = ("accept_all", "reject_all", "custom", "withdraw", "gpc")
+SURFACES = ("banner", "preferences", "privacy", "form", "api", "gpc")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A decision as the middleware hands it to the log, before it is sealed."""
+
+    consent_id: str
+    action: str
+    granted: tuple[str, ...]
+    denied: tuple[str, ...]
+    policy_version: str
+    declaration_hash: str
+    declaration_json: str
+    language: str
+    surface: str
+    path: str
+    ip: str | None
+    user_agent: str
+    gpc: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    """One sealed, stored record of the consent log.
+
+    ``mac`` is an HMAC, under the log key ``key_id``, of the record's
+    canonical form, which includes ``prev_mac``: the MAC of the record
+    before it in the same chain (empty for a chain's first record).
+    """
+
+    chain_id: str
+    seq: int
+    record_id: str
+    consent_id: str
+    timestamp: str
+    action: str
+    granted: tuple[str, ...]
+    denied: tuple[str, ...]
+    policy_version: str
+    declaration_hash: str
+    language: str
+    surface: str
+    path: str
+    ip: str | None
+    user_agent: str
+    gpc: bool
+    key_id: str
+    prev_mac: str
+    mac: str = ""
+
+    def canonical(self) -> bytes:
+        """The bytes the MAC covers: every field but ``mac``, as sorted compact JSON."""
+        data = asdict(self)
+        del data["mac"]
+        data["granted"] = list(self.granted)
+        data["denied"] = list(self.denied)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def as_dict(self) -> dict[str, object]:
+        """The record as plain JSON-ready data."""
+        data = asdict(self)
+        data["granted"] = list(self.granted)
+        data["denied"] = list(self.denied)
+        return data
+
+
+RECORD_FIELDS = tuple(f.name for f in fields(ConsentRecord))

@@ -1,0 +1,51 @@
+"""The consent log's schema, as numbered migrations (SQLite and PostgreSQL).
+
+Migration N runs once, when a store finds the schema at version N-1. Append
+new steps; never edit a step that has shipped.
+"""
+
+from __future__ import annotations
+
+__all__ = ["POSTGRES_MIGRATIONS", "SQLITE_MIGRATIONS"]
+
+SQLITE_MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE consentkit_chains (
+            chain_id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            key_id TEXT NOT NULL
+        )""",
+        """CREATE TABLE consentkit_declarations (
+            hash TEXT PRIMARY KEY,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE consentkit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            chain_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            record_id TEXT NOT NULL UNIQUE,
+            consent_id TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            action TEXT NOT NULL,
+            granted TEXT NOT NULL,
+            denied TEXT NOT NULL,
+            policy_version TEXT NOT NULL,
+            declaration_hash TEXT NOT NULL,
+            language TEXT NOT NULL,
+            surface TEXT NOT NULL,
+            path TEXT NOT NULL,
+            ip TEXT,
+            user_agent TEXT NOT NULL,
+            gpc INTEGER NOT NULL,
+            key_id TEXT NOT NULL,
+            prev_mac TEXT NOT NULL,
+            mac TEXT NOT NULL
+        )""",
+        "CREATE INDEX consentkit_log_chain ON consentkit_log (chain_id, seq)",
+        "CREATE INDEX consentkit_log_consent ON consentkit_log (consent_id)",
+        "CREATE INDEX consentkit_log_ts ON consentkit_log (ts)",
+    ],
+]
+
+POSTGRES_MIGRATIONS: list[list[str]] = []
