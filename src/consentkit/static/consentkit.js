@@ -1,0 +1,143 @@
+/* consentkit: enhances the server-rendered banner, runs consented scripts. No dependencies. */
+(() => {
+  'use strict';
+  const d = document, w = window, me = d.currentScript;
+  if (!me || w.consentkit) return;
+  const ds = me.dataset, prefix = ds.prefix, nonce = me.nonce || '';
+  const words = (s) => (s || '').split(/\s+/).filter(Boolean);
+  const required = new Set(words(ds.required));
+  let granted = new Set(words(ds.granted)), decl, dlg, opener;
+
+  // Google Consent Mode v2: the default goes first, then the visitor's choice.
+  const gcm = ds.gcm && JSON.parse(ds.gcm);
+  const consentMode = (has) => {
+    const out = {};
+    for (const key in gcm) for (const type of gcm[key]) if (out[type] !== 'granted') out[type] = has(key) ? 'granted' : 'denied';
+    return out;
+  };
+  const gcmUpdate = () => gcm && w.gtag('consent', 'update', consentMode((k) => granted.has(k)));
+  if (gcm) {
+    w.dataLayer = w.dataLayer || [];
+    w.gtag = w.gtag || function () { w.dataLayer.push(arguments); };
+    w.gtag('consent', 'default', consentMode((k) => required.has(k)));
+    if (ds.decided === '1') gcmUpdate();
+  }
+
+  // <script type="text/plain" data-consent="analytics"> runs once its categories are granted.
+  const activate = () => {
+    for (const old of d.querySelectorAll('script[type="text/plain"][data-consent]')) {
+      if (old.dataset.consentkitRan || !words(old.dataset.consent).every((k) => granted.has(k))) continue;
+      old.dataset.consentkitRan = '1';
+      const s = d.createElement('script');
+      for (const { name, value } of old.attributes) {
+        if (!/^(type|data-consent|data-consentkit-ran)$/.test(name)) s.setAttribute(name, value);
+      }
+      if (old.dataset.type) s.type = old.dataset.type;
+      if (nonce) s.nonce = nonce;
+      if (s.src) s.async = false; else s.text = old.text;
+      old.after(s);
+    }
+  };
+
+  const apply = (state) => {
+    granted = new Set(state.granted);
+    const banner = d.getElementById('consentkit-banner');
+    if (banner) banner.remove();
+    gcmUpdate();
+    activate();
+    d.dispatchEvent(new CustomEvent('consentkit:change', { detail: state }));
+  };
+
+  const api = (body) => fetch(prefix, {
+    method: body ? 'POST' : 'GET',
+    credentials: 'same-origin',
+    headers: body ? { 'Content-Type': 'application/json', Accept: 'application/json' } : { Accept: 'application/json' },
+    body: body && JSON.stringify(body),
+  }).then((r) => { if (!r.ok) throw new Error('consentkit: ' + r.status); return r.json(); });
+
+  const decide = (action, categories, surface) => api({ action, categories, surface }).then(apply);
+
+  // A tiny element builder: h('p', {className: 'x'}, 'text', child).
+  const h = (tag, props, ...kids) => {
+    const e = d.createElement(tag);
+    for (const k in props) if (k in e && !k.includes('-')) e[k] = props[k]; else e.setAttribute(k, props[k]);
+    e.append(...kids);
+    return e;
+  };
+
+  const build = () => {
+    const t = decl.texts;
+    const btn = (action, text) => h('button', { type: 'button', className: 'ck-btn', value: action }, text);
+    const cats = decl.categories.map((c) => {
+      const id = 'ck-s-' + c.key;
+      return h('div', { className: 'ck-cat' },
+        h('input', { className: 'ck-sw', type: 'checkbox', role: 'switch', id, value: c.key, disabled: c.required, 'aria-describedby': id + '-d' }),
+        h('label', { htmlFor: id }, c.label, c.required ? h('span', { className: 'ck-badge' }, t.always_on) : ''),
+        h('p', { className: 'ck-desc', id: id + '-d' }, c.description));
+    });
+    dlg = h('dialog', { className: 'ck ck-dialog', lang: decl.language, dir: decl.direction, 'aria-labelledby': 'ck-d-title' },
+      h('button', { type: 'button', className: 'ck-x', 'aria-label': t.close }, '\u00d7'),
+      h('h2', { id: 'ck-d-title', className: 'ck-title' }, t.preferences_title),
+      h('p', { className: 'ck-text' }, t.preferences_text, ' ', h('a', { href: decl.privacy_path }, t.privacy_link)),
+      h('div', { className: 'ck-cats' }, ...cats),
+      h('div', { className: 'ck-row' }, btn('reject_all', t.reject_all), btn('accept_all', t.accept_all), btn('custom', t.save)));
+    dlg.addEventListener('click', (e) => {
+      const b = e.target.closest('button');
+      if (!b) return;
+      if (!b.value) return dlg.close();
+      const chosen = {};
+      for (const box of dlg.querySelectorAll('.ck-sw:enabled')) chosen[box.value] = box.checked;
+      decide(b.value, chosen, 'preferences').then(() => dlg.close(), () => { w.location.href = decl.privacy_path; });
+    });
+    dlg.addEventListener('close', () => {
+      if (opener && opener.isConnected) opener.focus();
+      else d.body.focus();
+    });
+    d.body.append(dlg);
+  };
+
+  const open = async (from) => {
+    opener = from || d.activeElement;
+    if (!decl) {
+      const state = await api();
+      decl = state.declaration;
+      granted = new Set(state.granted);
+      build();
+    }
+    for (const box of dlg.querySelectorAll('.ck-sw')) box.checked = granted.has(box.value);
+    dlg.showModal();
+    (dlg.querySelector('.ck-sw:enabled') || dlg.querySelector('.ck-btn')).focus();
+  };
+
+  // Progressive enhancement of the banner's forms; on any failure the form posts natively.
+  const banner = d.getElementById('consentkit-banner');
+  if (banner) {
+    banner.addEventListener('submit', (e) => {
+      const form = e.target, button = e.submitter;
+      if (form.dataset.native) return;
+      e.preventDefault();
+      const chosen = {};
+      for (const box of form.querySelectorAll('.ck-sw:enabled')) chosen[box.value] = box.checked;
+      decide(button.value, chosen, form.elements.surface.value).catch(() => {
+        form.dataset.native = '1';
+        form.requestSubmit(button);
+      });
+    });
+    const more = banner.querySelector('summary');
+    if (more) more.addEventListener('click', (e) => {
+      e.preventDefault();
+      open(more).catch(() => { more.parentNode.open = true; });
+    });
+    banner.focus({ preventScroll: true });
+  }
+
+  d.addEventListener('click', (e) => {
+    const link = e.target.closest && e.target.closest('[data-consentkit-open]');
+    if (!link) return;
+    e.preventDefault();
+    open(link).catch(() => { if (link.href) w.location.href = link.href; });
+  });
+
+  w.consentkit = { open, decide, allows: (k) => granted.has(k) };
+  activate();
+})();
