@@ -1,0 +1,23 @@
+"""consentkit: cookie consent and privacy compliance for ASGI sites.
+
+One middleware keeps a site honest about cookies: a banner and preferences
+that work with and without JavaScript, server-side enforcement of the
+visitor's choice, consent-gated first-party analytics, a privacy overview
+page and a tamper-evident consent log.
+"""
+
+from consentkit.config import AnalyticsConfig, Category, ConsentConfig, Cookie
+from consentkit.consent import Consent, get_consent
+from consentkit.middleware import ConsentMiddleware
+
+__all__ = [
+    "AnalyticsConfig",
+    "Category",
+    "Consent",
+    "ConsentConfig",
+    "ConsentMiddleware",
+    "Cookie",
+    "get_consent",
+]
+
+__version__ = "0.1.0"

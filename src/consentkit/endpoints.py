@@ -1,0 +1,491 @@
+"""The consent API, the privacy page, the snippet files and the dashboard."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from consentkit.consent import Consent, new_consent_id
+from consentkit.errors import StorageUnavailable
+from consentkit.ip import reduce_ip
+from consentkit.log import Decision
+
+if TYPE_CHECKING:
+    from consentkit.middleware import ConsentMiddleware
+
+__all__ = ["MAX_BODY", "Endpoints", "safe_next"]
+
+#: The largest decision body accepted.
+MAX_BODY = 16 * 1024
+_ACTIONS = ("accept_all", "reject_all", "custom", "withdraw")
+_JSON_SURFACES = ("banner", "preferences", "privacy", "api")
+_FORM_SURFACES = ("banner", "preferences", "privacy", "form")
+_SAME_SITE_FETCH = ("same-origin", "same-site", "none")
+_NO_STORE = {"cache-control": "no-store", "vary": "Cookie, Accept-Language"}
+_GPC_MEMORY = 10_000
+
+
+class _Refused(Exception):
+    """A request refused with a JSON error; nothing is logged or set."""
+
+    def __init__(self, status: int, error: str, detail: Any = None) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+    def response(self) -> Response:
+        return JSONResponse(
+            {"error": self.error, "detail": self.detail}, self.status, headers=_NO_STORE
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    action: str
+    chosen: frozenset[str]
+    surface: str
+    next_path: str | None
+    page: str
+
+
+def safe_next(value: str | None) -> str:
+    """``value`` if it is a path on this site, else ``/`` (no open redirects)."""
+    if not value or len(value) > 2048 or not value.startswith("/"):
+        return "/"
+    decoded = unquote(unquote(value))
+    if (
+        "\\" in decoded
+        or decoded.startswith("//")
+        or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in decoded)
+    ):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+class Endpoints:
+    """Answers the requests the middleware keeps for itself."""
+
+    def __init__(self, middleware: ConsentMiddleware) -> None:
+        self.mw = middleware
+        config = middleware.config
+        self.config = config
+        self.prefix = config.prefix
+        self.dashboard_path = config.prefix + "/dashboard"
+        self.max_age = int(config.consent_lifetime.total_seconds())
+        self.optional = tuple(c.key for c in middleware.categories if not c.required)
+        attributes = f"Max-Age={self.max_age}; Path={config.cookie_path}; HttpOnly; SameSite=Lax"
+        clear = f"Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path={config.cookie_path}"
+        if config.cookie_domain:
+            attributes += f"; Domain={config.cookie_domain}"
+            clear += f"; Domain={config.cookie_domain}"
+        self._cookie_attributes = attributes
+        self._clear_cookie = f"{config.cookie_name}=; {clear}; HttpOnly; SameSite=Lax"
+        self._gpc_done: dict[str, tuple[Consent, bytes]] = {}
+
+    async def handle(
+        self, scope: Scope, receive: Receive, send: Send, consent: Consent,
+        cookies: dict[str, str],
+    ) -> None:
+        """Answer a request to the consent prefix or the privacy page."""
+        try:
+            response = await self._route(scope, receive, consent, cookies)
+        except _Refused as refused:
+            response = refused.response()
+        await response(scope, receive, send)
+
+    async def _route(
+        self, scope: Scope, receive: Receive, consent: Consent, cookies: dict[str, str]
+    ) -> Response:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path == self.prefix:
+            if method in ("GET", "HEAD"):
+                return self._state(scope, consent)
+            if method == "POST":
+                return await self._decide(scope, receive, consent, cookies)
+            if method == "DELETE":
+                return await self._withdraw_request(scope, receive, consent, cookies)
+            raise _MethodNotAllowed("GET, HEAD, POST, DELETE")
+        if method not in ("GET", "HEAD"):
+            raise _MethodNotAllowed("GET, HEAD")
+        if path == self.config.privacy_path:
+            return self._privacy(scope, consent)
+        if path == self.dashboard_path:
+            return await self._dashboard(scope, receive)
+        headers = Headers(scope=scope)
+        asset = self.mw.assets.response(path, headers.get("if-none-match"))
+        if asset is None:
+            raise _Refused(404, "not_found", path)
+        status, raw, body = asset
+        response = Response(body, status)
+        response.raw_headers = [*raw, (b"content-length", str(len(body)).encode())]
+        return response
+
+    # Reading.
+
+    def _language(self, scope: Scope) -> str:
+        return self.mw._language(scope)
+
+    def _state(self, scope: Scope, consent: Consent) -> Response:
+        lang = self._language(scope)
+        body = {
+            **consent.as_dict(self.mw.all_keys),
+            "declaration": self.mw.declarations[lang].data,
+        }
+        return JSONResponse(body, headers={**_NO_STORE, "content-language": lang})
+
+    def _privacy(self, scope: Scope, consent: Consent) -> Response:
+        lang = self._language(scope)
+        accept = Headers(scope=scope).get("accept", "")
+        if "application/json" in accept and "text/html" not in accept:
+            return self._state(scope, consent)
+        page = self.mw.renderer.privacy_page(consent, lang, self.mw.nonce(scope))
+        return Response(
+            page,
+            media_type="text/html; charset=utf-8",
+            headers={**_NO_STORE, "content-language": lang},
+        )
+
+    async def _dashboard(self, scope: Scope, receive: Receive) -> Response:
+        tracker = self.mw.tracker
+        if self.config.dashboard_auth is None or tracker is None:
+            raise _Refused(404, "not_found", scope["path"])
+        from consentkit.analytics.dashboard import dashboard_endpoint
+
+        return await dashboard_endpoint(
+            Request(scope, receive), tracker, self.mw.log.stats, self.config
+        )
+
+    # Deciding.
+
+    async def _decide(
+        self, scope: Scope, receive: Receive, consent: Consent, cookies: dict[str, str]
+    ) -> Response:
+        headers = Headers(scope=scope)
+        kind = _content_kind(headers)
+        self._check_origin(scope, headers, form=kind == "form")
+        body = await _read_body(headers, receive)
+        choice = self._parse_form(body) if kind == "form" else self._parse_json(body, headers)
+        if choice.action == "withdraw":
+            return await self._withdraw(scope, consent, cookies, choice)
+        if choice.action == "accept_all":
+            granted = self.mw.all_keys
+        elif choice.action == "reject_all":
+            granted = self.mw.required
+        else:
+            granted = self.mw.required | choice.chosen
+        gpc = _has_gpc(headers)
+        if gpc:
+            granted = granted - self.mw.gpc_keys
+        consent_id = consent.consent_id or new_consent_id()
+        now = await self._record(
+            scope, headers, consent_id, choice.action, granted, choice.surface, choice.page, gpc
+        )
+        new = Consent(
+            decided=True,
+            granted=granted,
+            consent_id=consent_id,
+            policy_version=self.config.policy_version,
+            decided_at=now.replace(microsecond=0),
+            gpc=gpc,
+        )
+        token = self.mw.codec.encode(granted, consent_id, now.timestamp())
+        set_cookies = [self._cookie(scope, headers, token)]
+        set_cookies += [
+            v.decode("latin-1")
+            for v in self.mw.cookies.expiries(self.mw.cookies.stale(cookies, granted))
+        ]
+        return self._answer(choice, new, set_cookies)
+
+    async def _withdraw_request(
+        self, scope: Scope, receive: Receive, consent: Consent, cookies: dict[str, str]
+    ) -> Response:
+        headers = Headers(scope=scope)
+        self._check_origin(scope, headers, form=False)
+        choice = _Choice("withdraw", frozenset(), "api", None, _referer_path(headers))
+        return await self._withdraw(scope, consent, cookies, choice)
+
+    async def _withdraw(
+        self, scope: Scope, consent: Consent, cookies: dict[str, str], choice: _Choice
+    ) -> Response:
+        headers = Headers(scope=scope)
+        consent_id = consent.consent_id or new_consent_id()
+        await self._record(
+            scope, headers, consent_id, "withdraw", self.mw.required, choice.surface,
+            choice.page, _has_gpc(headers),
+        )
+        set_cookies = [self._clear_cookie] + [
+            v.decode("latin-1")
+            for v in self.mw.cookies.expiries(self.mw.cookies.withdrawal_names(cookies))
+        ]
+        new = Consent(decided=False, granted=self.mw.required, consent_id=consent_id,
+                      gpc=_has_gpc(headers))
+        return self._answer(choice, new, set_cookies)
+
+    async def apply_gpc(self, scope: Scope, consent: Consent) -> tuple[Consent, list[bytes]]:
+        """The consent of a request with ``Sec-GPC: 1``, and cookies to set for it.
+
+        An earlier grant of a GPC opt-out category is overridden once: the
+        override is logged (``action="gpc"``) and the cookie re-issued.
+        """
+        overridden = consent.granted & self.mw.gpc_keys
+        if not consent.decided or not overridden or consent.consent_id is None:
+            return _with_gpc(consent), []
+        memo_key = f"{consent.consent_id}:{sorted(consent.granted)}:{consent.decided_at}"
+        done = self._gpc_done.get(memo_key)
+        if done is not None:
+            return done[0], [done[1]]
+        granted = consent.granted - overridden
+        headers = Headers(scope=scope)
+        try:
+            now = await self._record(
+                scope, headers, consent.consent_id, "gpc", granted, "gpc",
+                _strip_query(scope.get("root_path", "") + scope["path"]), True,
+            )
+        except _Refused:
+            # Storage is down: deny the categories now, log the override later.
+            return Consent(True, granted, consent.consent_id, consent.policy_version,
+                           consent.decided_at, True, overridden), []
+        token = self.mw.codec.encode(granted, consent.consent_id, now.timestamp())
+        new = Consent(True, granted, consent.consent_id, consent.policy_version,
+                      now.replace(microsecond=0), True, overridden)
+        cookie = self._cookie(scope, headers, token).encode("latin-1")
+        if len(self._gpc_done) >= _GPC_MEMORY:
+            del self._gpc_done[next(iter(self._gpc_done))]
+        self._gpc_done[memo_key] = (new, cookie)
+        return new, [cookie]
+
+    async def _record(
+        self, scope: Scope, headers: Headers, consent_id: str, action: str,
+        granted: frozenset[str], surface: str, page: str, gpc: bool,
+    ) -> datetime:
+        lang = self._language(scope)
+        declaration = self.mw.declarations[lang]
+        peer = scope.get("client")
+        ip, _ = self.mw.addresses.resolve(
+            peer[0] if peer else None,
+            headers.get("x-forwarded-for"),
+            headers.get("x-forwarded-proto"),
+            scope.get("scheme", "http"),
+        )
+        decision = Decision(
+            consent_id=consent_id,
+            action=action,
+            granted=tuple(sorted(granted)),
+            denied=tuple(sorted(self.mw.all_keys - granted)),
+            policy_version=self.config.policy_version,
+            declaration_hash=declaration.hash,
+            declaration_json=declaration.json,
+            language=lang,
+            surface=surface,
+            path=page[:512],
+            ip=reduce_ip(ip, self.config.ip, self.mw.log_key.secret),
+            user_agent=headers.get("user-agent", "")[:512],
+            gpc=gpc,
+        )
+        try:
+            record = await self.mw.log.append(decision)
+        except StorageUnavailable:
+            raise _Refused(
+                503, "storage_unavailable", "the decision could not be recorded; try again"
+            ) from None
+        return datetime.fromisoformat(record.timestamp).astimezone(timezone.utc)
+
+    def _cookie(self, scope: Scope, headers: Headers, token: str) -> str:
+        secure = self.config.cookie_secure
+        if secure is None:
+            peer = scope.get("client")
+            _, scheme = self.mw.addresses.resolve(
+                peer[0] if peer else None, None, headers.get("x-forwarded-proto"),
+                scope.get("scheme", "http"),
+            )
+            secure = scheme == "https"
+        value = f"{self.config.cookie_name}={token}; {self._cookie_attributes}"
+        return value + "; Secure" if secure else value
+
+    def _answer(self, choice: _Choice, consent: Consent, set_cookies: list[str]) -> Response:
+        response: Response
+        if choice.next_path is not None:
+            response = RedirectResponse(safe_next(choice.next_path), 303, headers=_NO_STORE)
+        else:
+            response = JSONResponse(consent.as_dict(self.mw.all_keys), headers=_NO_STORE)
+        for value in set_cookies:
+            response.raw_headers.append((b"set-cookie", value.encode("latin-1")))
+        return response
+
+    # Parsing and checking.
+
+    def _check_origin(self, scope: Scope, headers: Headers, *, form: bool) -> None:
+        fetch_site = headers.get("sec-fetch-site")
+        if fetch_site is not None and fetch_site.lower() not in _SAME_SITE_FETCH:
+            raise _Refused(403, "cross_site", f"Sec-Fetch-Site: {fetch_site[:40]}")
+        origin = headers.get("origin")
+        if origin is None:
+            if fetch_site is None and not form:
+                raise _Refused(
+                    403, "cross_site", "a decision needs an Origin or Sec-Fetch-Site header"
+                )
+            return
+        host = headers.get("host", "")
+        origin_host = urlsplit(origin).netloc.lower() if origin != "null" else ""
+        if not origin_host or not self._same_site(origin_host, host.lower()):
+            raise _Refused(403, "cross_site", "Origin is not this site")
+
+    def _same_site(self, origin_host: str, host: str) -> bool:
+        if origin_host == host:
+            return True
+        domain = (self.config.cookie_domain or "").lstrip(".").lower()
+        if not domain:
+            return False
+        name = origin_host.rsplit(":", 1)[0] if "]" not in origin_host else origin_host
+        return name == domain or name.endswith("." + domain)
+
+    def _parse_json(self, body: bytes, headers: Headers) -> _Choice:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _Refused(400, "malformed_json", str(exc)[:200]) from None
+        if not isinstance(data, dict):
+            raise _Refused(400, "invalid_body", "the body must be a JSON object")
+        unknown_fields = set(data) - {"action", "categories", "surface"}
+        if unknown_fields:
+            raise _Refused(400, "unknown_field", sorted(unknown_fields)[:10])
+        action = self._action(data.get("action"))
+        surface = data.get("surface", "api")
+        if surface not in _JSON_SURFACES:
+            raise _Refused(400, "invalid_surface", f"surface must be one of {list(_JSON_SURFACES)}")
+        chosen: frozenset[str] = frozenset()
+        categories = data.get("categories")
+        if action == "custom":
+            if not isinstance(categories, dict):
+                raise _Refused(
+                    400, "invalid_categories",
+                    'custom needs "categories": an object of category key -> true/false',
+                )
+            self._check_keys(categories)
+            for key, value in categories.items():
+                if not isinstance(value, bool):
+                    raise _Refused(400, "invalid_categories", f"{key!r}: expected true or false")
+                if not value and key in self.mw.required:
+                    raise _Refused(400, "required_category", f"{key!r} is required")
+            chosen = frozenset(k for k, v in categories.items() if v)
+        elif categories is not None:
+            raise _Refused(400, "invalid_categories", '"categories" is only for "custom"')
+        return _Choice(action, chosen, surface, None, _referer_path(headers))
+
+    def _parse_form(self, body: bytes) -> _Choice:
+        try:
+            pairs = parse_qsl(
+                body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
+                max_num_fields=200,
+            )
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise _Refused(400, "malformed_form", str(exc)[:200]) from None
+        fields: dict[str, list[str]] = {}
+        for name, value in pairs:
+            fields.setdefault(name, []).append(value)
+        unknown_fields = set(fields) - {"action", "category", "next", "surface"}
+        if unknown_fields:
+            raise _Refused(400, "unknown_field", sorted(unknown_fields)[:10])
+        for name in ("action", "next", "surface"):
+            if len(fields.get(name, [])) > 1:
+                raise _Refused(400, "repeated_field", name)
+        action = self._action(fields.get("action", [None])[0])
+        surface = fields.get("surface", ["form"])[0]
+        if surface not in _FORM_SURFACES:
+            raise _Refused(400, "invalid_surface", f"surface must be one of {list(_FORM_SURFACES)}")
+        chosen = frozenset(fields.get("category", []))
+        self._check_keys(chosen)
+        next_path = safe_next(fields.get("next", ["/"])[0])
+        return _Choice(action, chosen, surface, next_path, _strip_query(next_path))
+
+    @staticmethod
+    def _action(value: object) -> str:
+        if value not in _ACTIONS:
+            raise _Refused(
+                400, "invalid_action",
+                f"action must be one of {list(_ACTIONS)}, not {str(value)[:40]!r}",
+            )
+        return str(value)
+
+    def _check_keys(self, keys: Any) -> None:
+        unknown = sorted(k for k in keys if k not in self.mw.all_keys)
+        if unknown:
+            raise _Refused(400, "unknown_category", [k[:40] for k in unknown[:10]])
+
+
+class _MethodNotAllowed(_Refused):
+    def __init__(self, allow: str) -> None:
+        super().__init__(405, "method_not_allowed", f"allowed: {allow}")
+        self.allow = allow
+
+    def response(self) -> Response:
+        response = super().response()
+        response.headers["allow"] = self.allow
+        return response
+
+
+def _content_kind(headers: Headers) -> str:
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        return "json"
+    if content_type == "application/x-www-form-urlencoded":
+        return "form"
+    raise _Refused(
+        415, "unsupported_media_type",
+        "send application/json or application/x-www-form-urlencoded",
+    )
+
+
+async def _read_body(headers: Headers, receive: Receive) -> bytes:
+    declared = headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise _Refused(400, "invalid_content_length", declared[:40])
+        if int(declared) > MAX_BODY:
+            raise _Refused(413, "body_too_large", f"at most {MAX_BODY} bytes")
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Refused(400, "client_disconnected")
+        body += message.get("body", b"")
+        if len(body) > MAX_BODY:
+            raise _Refused(413, "body_too_large", f"at most {MAX_BODY} bytes")
+        if not message.get("more_body", False):
+            return bytes(body)
+
+
+def _has_gpc(headers: Headers) -> bool:
+    return headers.get("sec-gpc", "").strip() == "1"
+
+
+def _with_gpc(consent: Consent) -> Consent:
+    return Consent(consent.decided, consent.granted, consent.consent_id,
+                   consent.policy_version, consent.decided_at, True)
+
+
+def _strip_query(path: str) -> str:
+    return path.split("?", 1)[0].split("#", 1)[0]
+
+
+def _referer_path(headers: Headers) -> str:
+    referer = headers.get("referer")
+    if not referer:
+        return ""
+    try:
+        return urlsplit(referer).path[:512]
+    except ValueError:
+        return ""

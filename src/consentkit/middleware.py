@@ -1,0 +1,280 @@
+"""`ConsentMiddleware`: the per-request path."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from consentkit.analytics import AnalyticsTracker
+from consentkit.config import ConsentConfig
+from consentkit.consent import Consent, ConsentCodec
+from consentkit.cookies import CookiePolicy, parse_cookie_header
+from consentkit.declaration import Declaration, effective_categories
+from consentkit.endpoints import Endpoints
+from consentkit.html import Assets, Renderer
+from consentkit.i18n import Translator
+from consentkit.inject import MAX_BUFFERED, HtmlInjector
+from consentkit.ip import ClientAddress
+from consentkit.log import derive_log_key, open_consent_log
+
+__all__ = ["ConsentMiddleware"]
+
+_PARSED_CACHE = 4096
+_NO_INJECT_STATUS = frozenset({204, 304})
+
+
+class ConsentMiddleware:
+    """Keeps an ASGI app honest about cookies.
+
+    Every HTTP and websocket request gets the visitor's verified `Consent`
+    (``get_consent(request)``, ``request.state.consent``); the consent
+    endpoints and the privacy page are answered here; cookies the visitor
+    has not agreed to never leave; HTML pages get the snippet, and the
+    banner until the visitor decides.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: ConsentConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app = app
+        self.config = config
+        self.clock = clock
+        self.categories = effective_categories(config)
+        self.translator = Translator(config)
+        self.declarations = {
+            lang: Declaration(config, self.categories, self.translator, lang)
+            for lang in config.languages
+        }
+        self.all_keys = frozenset(c.key for c in self.categories)
+        self.required = frozenset(c.key for c in self.categories if c.required)
+        self.gpc_keys = frozenset(c.key for c in self.categories if c.gpc_opt_out)
+        self.codec = ConsentCodec(
+            config.secret_keys,
+            config.policy_version,
+            required=self.required,
+            known=self.all_keys,
+            max_age=int(config.consent_lifetime.total_seconds()),
+            cache_size=config.token_cache_size,
+            clock=clock,
+        )
+        self.cookies = CookiePolicy(
+            self.categories, config.undeclared_cookies, config.cookie_domain
+        )
+        self.log_key = derive_log_key(config.log_key or config.secret_keys[0])
+        self.log = open_consent_log(config.storage, self.log_key, clock=clock)
+        self.addresses = ClientAddress(config.trusted_proxies)
+        self.assets = Assets(config.prefix)
+        self.renderer = Renderer(config, self.declarations, self.assets)
+        self.tracker = AnalyticsTracker(config, clock=clock) if config.analytics else None
+        self.endpoints = Endpoints(self)
+        self._cookie_name = config.cookie_name
+        self._visitor_cookie = config.analytics.cookie_name if config.analytics else ""
+        self._prefix = config.prefix
+        self._prefix_slash = config.prefix + "/"
+        self._privacy = config.privacy_path
+        self._inject = config.insert_snippet or config.insert_banner
+        self._parsed: dict[str, dict[str, str]] = {}
+        self._started = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self.app(scope, receive, self._lifespan_send(send))
+            return
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        if not self._started:
+            await self.startup()
+
+        cookie_header = ""
+        gpc = False
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookie_header = value.decode("latin-1")
+            elif name == b"sec-gpc":
+                gpc = value.strip() == b"1"
+        cookies = self._parse_cookies(cookie_header) if cookie_header else {}
+        consent = self.codec.decode(cookies.get(self._cookie_name))
+        reissue: list[bytes] = []
+        if gpc:
+            consent, reissue = await self.endpoints.apply_gpc(scope, consent)
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state["consent"] = consent
+
+        path: str = scope["path"]
+        if kind == "http" and (
+            path == self._prefix or path == self._privacy or path.startswith(self._prefix_slash)
+        ):
+            await self.endpoints.handle(scope, receive, send, consent, cookies)
+            return
+
+        stale = self.cookies.stale(cookies, consent.granted) if cookies else []
+        extra = self.cookies.expiries(stale) if stale else []
+        if reissue:
+            extra += reissue
+        if kind == "websocket":
+            await self.app(scope, receive, self._websocket_send(send, consent, extra))
+            return
+        await self.app(scope, receive, self._http_send(scope, send, consent, cookies, extra))
+
+    def _parse_cookies(self, header: str) -> dict[str, str]:
+        cookies = self._parsed.get(header)
+        if cookies is None:
+            cookies = parse_cookie_header(header)
+            if len(self._parsed) >= _PARSED_CACHE:
+                del self._parsed[next(iter(self._parsed))]
+            self._parsed[header] = cookies
+        return cookies
+
+    def _filter(
+        self, headers: list[tuple[bytes, bytes]], granted: frozenset[str]
+    ) -> list[tuple[bytes, bytes]] | None:
+        """``headers`` without forbidden ``Set-Cookie`` lines, or ``None`` if all may stay."""
+        kept: list[tuple[bytes, bytes]] | None = None
+        for index, (name, value) in enumerate(headers):
+            if name.lower() == b"set-cookie":
+                cookie = value.split(b"=", 1)[0].strip().decode("latin-1")
+                if not self.cookies.allows(cookie, granted):
+                    if kept is None:
+                        kept = list(headers[:index])
+                    continue
+            if kept is not None:
+                kept.append((name, value))
+        return kept
+
+    def _http_send(
+        self,
+        scope: Scope,
+        send: Send,
+        consent: Consent,
+        cookies: dict[str, str],
+        extra: list[bytes],
+    ) -> Send:
+        injector: HtmlInjector | None = None
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal injector
+            if injector is not None:
+                await injector.send(message)
+                return
+            if message["type"] != "http.response.start":
+                await send(message)
+                return
+            headers: list[tuple[bytes, bytes]] = message.get("headers", [])
+            html = False
+            encoded = False
+            length: int | None = None
+            has_cookie = False
+            for name, value in headers:
+                lowered = name.lower()
+                if lowered == b"content-type":
+                    html = value[:9].lower() == b"text/html"
+                elif lowered == b"content-encoding":
+                    encoded = value.strip().lower() != b"identity"
+                elif lowered == b"content-length":
+                    length = int(value) if value.isdigit() else -1
+                elif lowered == b"set-cookie":
+                    has_cookie = True
+            if has_cookie:
+                filtered = self._filter(headers, consent.granted)
+                if filtered is not None:
+                    headers = filtered
+            added = extra
+            if self.tracker is not None:
+                visitor = self.tracker.on_response(
+                    scope, consent, message["status"], html, cookies.get(self._visitor_cookie)
+                )
+                if visitor is not None:
+                    added = [*extra, visitor.encode("latin-1")]
+            if added:
+                headers = [*headers, *((b"set-cookie", value) for value in added)]
+            if headers is not message.get("headers"):
+                message = {**message, "headers": headers}
+            if (
+                html
+                and self._inject
+                and not encoded
+                and message["status"] not in _NO_INJECT_STATUS
+                and scope["method"] != "HEAD"
+                and (length is None or 0 <= length <= MAX_BUFFERED)
+            ):
+                fragment = self.renderer.fragment(
+                    consent, self._language(scope), _next_path(scope), self.nonce(scope)
+                )
+                injector = HtmlInjector(send, fragment)
+                await injector.start(message, length)
+                return
+            await send(message)
+
+        return send_wrapper
+
+    def _websocket_send(self, send: Send, consent: Consent, extra: list[bytes]) -> Send:
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "websocket.accept":
+                headers = list(message.get("headers", []))
+                filtered = self._filter(headers, consent.granted)
+                if filtered is not None:
+                    headers = filtered
+                headers += [(b"set-cookie", value) for value in extra]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return send_wrapper
+
+    def _lifespan_send(self, send: Send) -> Send:
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                await self.startup()
+            elif message["type"] == "lifespan.shutdown.complete":
+                await self.shutdown()
+            await send(message)
+
+        return send_wrapper
+
+    def _language(self, scope: Scope) -> str:
+        for name, value in scope["headers"]:
+            if name == b"accept-language":
+                return self.translator.negotiate(value.decode("latin-1"))
+        return self.translator.default
+
+    def nonce(self, scope: Scope) -> str | None:
+        """The CSP nonce for this request, if the site uses one."""
+        if self.config.csp_nonce is not None:
+            return self.config.csp_nonce(scope)
+        state: dict[str, Any] = scope.get("state") or {}
+        nonce = state.get("csp_nonce")
+        return nonce if isinstance(nonce, str) else None
+
+    async def startup(self) -> None:
+        """Open the consent log and start analytics (done at lifespan start, or lazily)."""
+        if self._started:
+            return
+        self._started = True
+        await self.log.open()
+        if self.tracker is not None:
+            await self.tracker.start()
+
+    async def shutdown(self) -> None:
+        """Flush analytics and close the consent log."""
+        if not self._started:
+            return
+        self._started = False
+        if self.tracker is not None:
+            await self.tracker.stop()
+        await self.log.close()
+
+
+def _next_path(scope: Scope) -> str:
+    path: str = scope.get("root_path", "") + scope["path"]
+    query: bytes = scope.get("query_string", b"")
+    return f"{path}?{query.decode('latin-1')}" if query else path
