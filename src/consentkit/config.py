@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -42,7 +42,7 @@ _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _COOKIE_NAME = re.compile(r"^[!#$%&'+\-.^_`|~0-9A-Za-z]+\*?$")
 
 #: A callable that decides whether a request may see the dashboard.
-DashboardAuth = Callable[[Any], Union[bool, Awaitable[bool]]]
+DashboardAuth = Callable[[Any], bool | Awaitable[bool]]
 
 
 class _Model(BaseModel):
@@ -266,9 +266,7 @@ class ConsentConfig(_Model):
             from_env = os.environ.get("CONSENTKIT_SECRET_KEYS", "")
             keys = [k.strip() for k in from_env.split(",") if k.strip()]
         if not keys:
-            raise ValueError(
-                "no secret key: pass secret_keys=[...] or set CONSENTKIT_SECRET_KEYS"
-            )
+            raise ValueError("no secret key: pass secret_keys=[...] or set CONSENTKIT_SECRET_KEYS")
         for index, key in enumerate(keys):
             if len(key.encode()) < MIN_KEY_BYTES:
                 raise ValueError(
@@ -284,9 +282,7 @@ class ConsentConfig(_Model):
                 f"analytics.category {self.analytics.category!r} is not a declared category"
             )
         if self.default_language not in self.languages:
-            raise ValueError(
-                f"default_language {self.default_language!r} is not in languages"
-            )
+            raise ValueError(f"default_language {self.default_language!r} is not in languages")
         return self
 
     def __repr__(self) -> str:
@@ -324,4 +320,3 @@ class ConsentConfig(_Model):
             if category.key == key:
                 return category
         raise KeyError(key)
-

@@ -120,8 +120,12 @@ class ConsentCodec:
     def encode(self, granted: Iterable[str], consent_id: str, decided_at: float) -> str:
         """A signed cookie value for this decision, signed with the first key."""
         payload = json.dumps(
-            [self._policy_version, sorted(set(granted) - self._required), consent_id,
-             int(decided_at)],
+            [
+                self._policy_version,
+                sorted(set(granted) - self._required),
+                consent_id,
+                int(decided_at),
+            ],
             separators=(",", ":"),
         ).encode()
         return self._signer.sign(base64.urlsafe_b64encode(payload).rstrip(b"=")).decode()

@@ -72,8 +72,7 @@ class CookiePolicy:
         self._prefixes = sorted(prefixes, key=lambda p: -len(p[0]))
         self._required = frozenset(c.key for c in categories if c.required)
         self._exact_by_category: dict[str, tuple[str, ...]] = {
-            c.key: tuple(k.name for k in c.cookies if not k.name.endswith("*"))
-            for c in categories
+            c.key: tuple(k.name for k in c.cookies if not k.name.endswith("*")) for c in categories
         }
         self.undeclared = undeclared
         self.cookie_domain = cookie_domain
@@ -102,7 +101,9 @@ class CookiePolicy:
         if self.undeclared == "warn":
             if name not in self._warned and len(self._warned) < 1000:
                 self._warned.add(name)
-                logger.warning("undeclared cookie %r set by the app; declare it in a category", name)
+                logger.warning(
+                    "undeclared cookie %r set by the app; declare it in a category", name
+                )
             return True
         return False
 
@@ -117,7 +118,7 @@ class CookiePolicy:
         ]
 
     def withdrawal_names(self, cookies: Mapping[str, str]) -> list[str]:
-        """Cookies to expire on withdrawal: declared optional names, and matching request cookies."""
+        """Cookies to expire on withdrawal: declared optional ones and matching request cookies."""
         names = {
             name
             for key, declared in self._exact_by_category.items()

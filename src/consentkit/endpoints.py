@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -95,7 +95,11 @@ class Endpoints:
         self._gpc_done: dict[str, tuple[Consent, bytes]] = {}
 
     async def handle(
-        self, scope: Scope, receive: Receive, send: Send, consent: Consent,
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        consent: Consent,
         cookies: dict[str, str],
     ) -> None:
         """Answer a request to the consent prefix or the privacy page."""
@@ -223,15 +227,22 @@ class Endpoints:
         headers = Headers(scope=scope)
         consent_id = consent.consent_id or new_consent_id()
         await self._record(
-            scope, headers, consent_id, "withdraw", self.mw.required, choice.surface,
-            choice.page, _has_gpc(headers),
+            scope,
+            headers,
+            consent_id,
+            "withdraw",
+            self.mw.required,
+            choice.surface,
+            choice.page,
+            _has_gpc(headers),
         )
         set_cookies = [self._clear_cookie] + [
             v.decode("latin-1")
             for v in self.mw.cookies.expiries(self.mw.cookies.withdrawal_names(cookies))
         ]
-        new = Consent(decided=False, granted=self.mw.required, consent_id=consent_id,
-                      gpc=_has_gpc(headers))
+        new = Consent(
+            decided=False, granted=self.mw.required, consent_id=consent_id, gpc=_has_gpc(headers)
+        )
         return self._answer(choice, new, set_cookies)
 
     async def apply_gpc(self, scope: Scope, consent: Consent) -> tuple[Consent, list[bytes]]:
@@ -242,7 +253,7 @@ class Endpoints:
         """
         overridden = consent.granted & self.mw.gpc_keys
         if not consent.decided or not overridden or consent.consent_id is None:
-            return _with_gpc(consent), []
+            return replace(consent, gpc=True), []
         memo_key = f"{consent.consent_id}:{sorted(consent.granted)}:{consent.decided_at}"
         done = self._gpc_done.get(memo_key)
         if done is not None:
@@ -251,16 +262,26 @@ class Endpoints:
         headers = Headers(scope=scope)
         try:
             now = await self._record(
-                scope, headers, consent.consent_id, "gpc", granted, "gpc",
-                _strip_query(scope.get("root_path", "") + scope["path"]), True,
+                scope,
+                headers,
+                consent.consent_id,
+                "gpc",
+                granted,
+                "gpc",
+                _strip_query(scope.get("root_path", "") + scope["path"]),
+                True,
             )
         except _Refused:
             # Storage is down: deny the categories now, log the override later.
-            return Consent(True, granted, consent.consent_id, consent.policy_version,
-                           consent.decided_at, True, overridden), []
+            return replace(consent, granted=granted, gpc=True, gpc_overridden=overridden), []
         token = self.mw.codec.encode(granted, consent.consent_id, now.timestamp())
-        new = Consent(True, granted, consent.consent_id, consent.policy_version,
-                      now.replace(microsecond=0), True, overridden)
+        new = replace(
+            consent,
+            granted=granted,
+            decided_at=now.replace(microsecond=0),
+            gpc=True,
+            gpc_overridden=overridden,
+        )
         cookie = self._cookie(scope, headers, token).encode("latin-1")
         if len(self._gpc_done) >= _GPC_MEMORY:
             del self._gpc_done[next(iter(self._gpc_done))]
@@ -268,8 +289,15 @@ class Endpoints:
         return new, [cookie]
 
     async def _record(
-        self, scope: Scope, headers: Headers, consent_id: str, action: str,
-        granted: frozenset[str], surface: str, page: str, gpc: bool,
+        self,
+        scope: Scope,
+        headers: Headers,
+        consent_id: str,
+        action: str,
+        granted: frozenset[str],
+        surface: str,
+        page: str,
+        gpc: bool,
     ) -> datetime:
         lang = self._language(scope)
         declaration = self.mw.declarations[lang]
@@ -308,7 +336,9 @@ class Endpoints:
         if secure is None:
             peer = scope.get("client")
             _, scheme = self.mw.addresses.resolve(
-                peer[0] if peer else None, None, headers.get("x-forwarded-proto"),
+                peer[0] if peer else None,
+                None,
+                headers.get("x-forwarded-proto"),
                 scope.get("scheme", "http"),
             )
             secure = scheme == "https"
@@ -371,7 +401,8 @@ class Endpoints:
         if action == "custom":
             if not isinstance(categories, dict):
                 raise _Refused(
-                    400, "invalid_categories",
+                    400,
+                    "invalid_categories",
                     'custom needs "categories": an object of category key -> true/false',
                 )
             self._check_keys(categories)
@@ -388,7 +419,9 @@ class Endpoints:
     def _parse_form(self, body: bytes) -> _Choice:
         try:
             pairs = parse_qsl(
-                body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
+                body.decode("utf-8"),
+                keep_blank_values=True,
+                strict_parsing=False,
                 max_num_fields=200,
             )
         except (UnicodeDecodeError, ValueError) as exc:
@@ -415,7 +448,8 @@ class Endpoints:
     def _action(value: object) -> str:
         if value not in _ACTIONS:
             raise _Refused(
-                400, "invalid_action",
+                400,
+                "invalid_action",
                 f"action must be one of {list(_ACTIONS)}, not {str(value)[:40]!r}",
             )
         return str(value)
@@ -444,7 +478,8 @@ def _content_kind(headers: Headers) -> str:
     if content_type == "application/x-www-form-urlencoded":
         return "form"
     raise _Refused(
-        415, "unsupported_media_type",
+        415,
+        "unsupported_media_type",
         "send application/json or application/x-www-form-urlencoded",
     )
 
@@ -470,11 +505,6 @@ async def _read_body(headers: Headers, receive: Receive) -> bytes:
 
 def _has_gpc(headers: Headers) -> bool:
     return headers.get("sec-gpc", "").strip() == "1"
-
-
-def _with_gpc(consent: Consent) -> Consent:
-    return Consent(consent.decided, consent.granted, consent.consent_id,
-                   consent.policy_version, consent.decided_at, True)
 
 
 def _strip_query(path: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConsentKitError", "StorageError", "StorageUnavailable", "IntegrityError"]
+__all__ = ["ConsentKitError", "IntegrityError", "StorageError", "StorageUnavailable"]
 
 
 class ConsentKitError(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from types import MappingProxyType
 
@@ -15,7 +15,7 @@ __all__ = ["RTL_LANGUAGES", "Translator"]
 RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur"})
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_locale(lang: str) -> Mapping[str, str]:
     try:
         raw = resources.files("consentkit").joinpath(f"locales/{lang}.json").read_text("utf-8")

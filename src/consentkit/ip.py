@@ -32,7 +32,7 @@ def reduce_ip(ip: str | None, mode: str, key: bytes) -> str | None:
 
 
 class ClientAddress:
-    """Finds the client's address and scheme, believing forwarded headers only from trusted proxies."""
+    """The client's address and scheme; forwarded headers count only from trusted proxies."""
 
     def __init__(self, trusted_proxies: Iterable[str]) -> None:
         self._networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
@@ -47,7 +47,10 @@ class ClientAddress:
         return any(address in network for network in self._networks)
 
     def resolve(
-        self, peer: str | None, forwarded_for: str | None, forwarded_proto: str | None,
+        self,
+        peer: str | None,
+        forwarded_for: str | None,
+        forwarded_proto: str | None,
         scheme: str,
     ) -> tuple[str | None, str]:
         """The client's IP and the request's scheme (``http``/``https``)."""
