@@ -189,12 +189,11 @@ class Renderer:
     def _script(self, consent: Consent, nonce: str | None) -> bytes:
         nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
         return b"".join(
-            (self._head, nonce_attr, self._static_attrs, self._script_state(consent),
-             b"></script>")
+            (self._head, nonce_attr, self._static_attrs, self._script_state(consent), b"></script>")
         )
 
     def fragment(self, consent: Consent, lang: str, next_path: str, nonce: str | None) -> bytes:
-        """The HTML inserted just before ``</body>``: stylesheet, script and, if undecided, banner."""
+        """HTML to insert before ``</body>``: stylesheet, script and, if undecided, banner."""
         script = self._link + self._script(consent, nonce)
         if consent.decided or not self._config.insert_banner:
             return script

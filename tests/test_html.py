@@ -1,0 +1,290 @@
+"""The snippet assets, the banner fragment and the privacy page (no browser)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from consentkit.config import Category, ConsentConfig, Cookie
+from consentkit.consent import Consent
+from consentkit.declaration import Declaration, effective_categories
+from consentkit.html import Assets, Renderer
+from consentkit.i18n import Translator
+
+KEY = "k" * 32
+
+
+def make_config(**overrides: object) -> ConsentConfig:
+    base: dict[str, object] = {
+        "secret_keys": [KEY],
+        "storage": "sqlite:///unused.db",
+        "categories": [
+            Category(
+                key="necessary",
+                label="Strictly necessary",
+                required=True,
+                description="Needed for the site to work.",
+            ),
+            Category(
+                key="analytics",
+                label="Analytics",
+                description="Counts <visits> & sections",
+                cookies=[
+                    Cookie(
+                        name="_ga*",
+                        provider="Google",
+                        purpose="Tells visitors apart",
+                        duration="13 months",
+                    )
+                ],
+            ),
+            Category(key="marketing", label="Marketing <b>x</b>", description="Ads"),
+        ],
+    }
+    base.update(overrides)
+    return ConsentConfig(**base)  # type: ignore[arg-type]
+
+
+def make_renderer(config: ConsentConfig) -> tuple[Renderer, Assets]:
+    translator = Translator(config)
+    categories = effective_categories(config)
+    declarations = {
+        lang: Declaration(config, categories, translator, lang) for lang in config.languages
+    }
+    assets = Assets(config.prefix)
+    return Renderer(config, declarations, assets), assets
+
+
+UNDECIDED = Consent(decided=False, granted=frozenset({"necessary"}))
+DECIDED = Consent(
+    decided=True,
+    granted=frozenset({"necessary", "analytics"}),
+    consent_id="abc123",
+    policy_version="1",
+    decided_at=datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc),
+)
+
+
+@pytest.fixture
+def renderer() -> Renderer:
+    return make_renderer(make_config())[0]
+
+
+# --- assets ------------------------------------------------------------------------------
+
+
+def test_snippet_is_at_most_4_kb_gzipped() -> None:
+    static = resources.files("consentkit").joinpath("static")
+    js = static.joinpath("consentkit.js").read_bytes()
+    css = static.joinpath("consentkit.css").read_bytes()
+    size = len(gzip.compress(js, 9)) + len(gzip.compress(css, 9))
+    assert size <= 4096, f"consentkit.js + .css are {size} bytes gzipped, over 4 KB"
+
+
+def test_asset_urls_carry_the_content_hash() -> None:
+    assets = Assets("/consent")
+    assert re.fullmatch(r"/consent/consentkit\.[0-9a-f]{10}\.js", assets.js_url)
+    assert re.fullmatch(r"/consent/consentkit\.[0-9a-f]{10}\.css", assets.css_url)
+    assert Assets("/cc").js_url.startswith("/cc/consentkit.")
+
+
+@pytest.mark.parametrize("ext", ["js", "css"])
+def test_hashed_and_plain_assets(ext: str) -> None:
+    assets = Assets("/consent")
+    hashed = assets.js_url if ext == "js" else assets.css_url
+    answer = assets.response(hashed, None)
+    assert answer is not None
+    status, headers, body = answer
+    h = dict(headers)
+    assert status == 200
+    assert body and int(h[b"content-length"]) == len(body)
+    assert h[b"content-type"].startswith(b"text/javascript" if ext == "js" else b"text/css")
+    assert b"immutable" in h[b"cache-control"] and b"31536000" in h[b"cache-control"]
+    plain = assets.response(f"/consent/consentkit.{ext}", None)
+    assert plain is not None
+    assert plain[2] == body
+    assert b"immutable" not in dict(plain[1])[b"cache-control"]
+    etag = h[b"etag"].decode()
+    for header in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        not_modified = assets.response(hashed, header)
+        assert not_modified is not None and not_modified[0] == 304 and not_modified[2] == b""
+    changed = assets.response(hashed, '"nope"')
+    assert changed is not None and changed[0] == 200
+
+
+def test_non_asset_paths_are_none() -> None:
+    assets = Assets("/consent")
+    for path in ("/consent", "/consent/consentkit.deadbeef00.js", "/consentkit.js", "/x.css"):
+        assert assets.response(path, None) is None
+
+
+# --- fragment ------------------------------------------------------------------------------
+
+
+def test_undecided_fragment_has_snippet_and_banner(renderer: Renderer) -> None:
+    html = renderer.fragment(UNDECIDED, "en", "/reports?a=1", None).decode()
+    assert '<link rel="stylesheet" href="/consent/consentkit.' in html
+    assert re.search(r'<script src="/consent/consentkit\.[0-9a-f]{10}\.js" defer', html)
+    assert 'data-prefix="/consent"' in html
+    assert 'data-decided="0"' in html and 'data-granted="necessary"' in html
+    assert "nonce=" not in html
+    assert 'id="consentkit-banner"' in html
+    assert 'lang="en"' in html and 'dir="ltr"' in html
+    # Two forms (first layer, customize) posting to the prefix, each returning to the page.
+    assert html.count('action="/consent"') == 2
+    assert html.count('name="next" value="/reports?a=1"') == 2
+    assert 'value="accept_all"' in html and 'value="reject_all"' in html
+    assert 'value="custom"' in html
+
+
+def test_accept_and_reject_have_equal_weight(renderer: Renderer) -> None:
+    html = renderer.fragment(UNDECIDED, "en", "/", None).decode()
+    reject = re.search(r'<button class="([^"]+)"[^>]*value="reject_all"', html)
+    accept = re.search(r'<button class="([^"]+)"[^>]*value="accept_all"', html)
+    assert reject and accept and reject.group(1) == accept.group(1)
+
+
+def test_customize_has_one_unticked_checkbox_per_optional_category(renderer: Renderer) -> None:
+    html = renderer.fragment(UNDECIDED, "en", "/", None).decode()
+    boxes = re.findall(r"<input[^>]*name=\"category\"[^>]*>", html)
+    by_key = {re.search(r'value="([^"]+)"', b).group(1): b for b in boxes}  # type: ignore[union-attr]
+    assert set(by_key) == {"necessary", "analytics", "marketing"}
+    for key in ("analytics", "marketing"):
+        assert "checked" not in by_key[key] and "disabled" not in by_key[key]
+    assert "checked" in by_key["necessary"] and "disabled" in by_key["necessary"]
+
+
+def test_decided_fragment_has_no_banner(renderer: Renderer) -> None:
+    html = renderer.fragment(DECIDED, "en", "/", "n0nce").decode()
+    assert "consentkit-banner" not in html
+    assert 'data-decided="1"' in html
+    assert 'data-granted="analytics necessary"' in html
+    assert 'nonce="n0nce"' in html
+
+
+def test_insert_banner_off() -> None:
+    renderer, _ = make_renderer(make_config(insert_banner=False))
+    html = renderer.fragment(UNDECIDED, "en", "/", None).decode()
+    assert "consentkit-banner" not in html and "<script" in html
+
+
+def test_next_path_and_nonce_are_escaped(renderer: Renderer) -> None:
+    html = renderer.fragment(UNDECIDED, "en", '/"><script>alert(1)</script>', '"x').decode()
+    assert "<script>alert" not in html
+    assert 'value="/&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in html
+    assert 'nonce="&quot;x"' in html
+
+
+def test_config_text_is_escaped(renderer: Renderer) -> None:
+    html = renderer.fragment(UNDECIDED, "en", "/", None).decode()
+    assert "Marketing &lt;b&gt;x&lt;/b&gt;" in html
+    assert "Counts &lt;visits&gt; &amp; sections" in html
+    assert "<b>x</b>" not in html
+
+
+@pytest.mark.parametrize(("lang", "direction"), [("he", "rtl"), ("ar", "rtl"), ("de", "ltr")])
+def test_banner_language_and_direction(renderer: Renderer, lang: str, direction: str) -> None:
+    html = renderer.fragment(UNDECIDED, lang, "/", None).decode()
+    assert f'lang="{lang}" dir="{direction}"' in html
+    texts = Translator(make_config()).texts(lang)
+    assert texts["accept_all"] in html and texts["reject_all"] in html
+
+
+def test_unknown_language_falls_back_to_default(renderer: Renderer) -> None:
+    html = renderer.fragment(UNDECIDED, "xx", "/", None).decode()
+    assert 'lang="en"' in html
+
+
+def test_google_consent_mode_mapping_is_passed_to_the_script() -> None:
+    gcm = {"analytics": ("analytics_storage",), "marketing": ("ad_storage", "ad_user_data")}
+    renderer, _ = make_renderer(make_config(google_consent_mode=gcm))
+    html = renderer.fragment(UNDECIDED, "en", "/", None).decode()
+    raw = re.search(r'data-gcm="([^"]+)"', html)
+    assert raw is not None
+    mapping = json.loads(raw.group(1).replace("&quot;", '"'))
+    assert mapping == {
+        "analytics": ["analytics_storage"],
+        "marketing": ["ad_storage", "ad_user_data"],
+    }
+    assert 'data-required="necessary"' in html
+    plain = make_renderer(make_config())[0].fragment(UNDECIDED, "en", "/", None).decode()
+    assert "data-gcm" not in plain
+
+
+def test_fragment_is_fast(renderer: Renderer) -> None:
+    import time
+
+    start = time.perf_counter()
+    for _ in range(2000):
+        renderer.fragment(UNDECIDED, "en", "/some/page", "abc")
+        renderer.fragment(DECIDED, "de", "/some/page", None)
+    assert time.perf_counter() - start < 0.5
+
+
+# --- privacy page -----------------------------------------------------------------------------
+
+
+def test_privacy_page_for_undecided_visitor(renderer: Renderer) -> None:
+    html = renderer.privacy_page(UNDECIDED, "en", "n1").decode()
+    assert html.startswith("<!doctype html>")
+    assert '<html lang="en" dir="ltr">' in html
+    assert "This website uses cookies so that we can provide you with the best user" in html
+    assert "You have not made a choice yet." in html
+    assert 'value="withdraw"' not in html
+    for label in ("Strictly necessary", "Analytics", "Marketing &lt;b&gt;x&lt;/b&gt;"):
+        assert label in html
+    # The cookie table: name, provider, purpose, duration.
+    assert (
+        "<code>_ga*</code></td><td>Google</td><td>Tells visitors apart</td><td>13 months</td>"
+        in html
+    )
+    # The consent cookie is declared in the required category.
+    assert "<code>consentkit</code>" in html
+    assert 'nonce="n1"' in html
+    assert 'name="next" value="/privacy"' in html
+
+
+def test_privacy_page_for_decided_visitor(renderer: Renderer) -> None:
+    html = renderer.privacy_page(DECIDED, "en", None).decode()
+    assert "abc123" in html
+    assert "Policy version" in html
+    assert 'value="withdraw"' in html
+    analytics = re.search(r'<input[^>]*id="ck-p-analytics"[^>]*>', html)
+    marketing = re.search(r'<input[^>]*id="ck-p-marketing"[^>]*>', html)
+    assert analytics and "checked" in analytics.group(0)
+    assert marketing and "checked" not in marketing.group(0)
+    assert "2026-01-02" in html
+
+
+def test_privacy_page_in_arabic_is_rtl(renderer: Renderer) -> None:
+    html = renderer.privacy_page(UNDECIDED, "ar", None).decode()
+    assert '<html lang="ar" dir="rtl">' in html
+    assert Translator(make_config()).texts("ar")["privacy_title"] in html
+
+
+def test_privacy_template_can_be_overridden(tmp_path: Path) -> None:
+    folder = tmp_path / "consentkit"
+    folder.mkdir()
+    (folder / "privacy.html").write_text(
+        "<!doctype html><title>Ours</title>{{ t.privacy_title }}|{{ categories|length }}|"
+        "{{ consent.decided }}|{{ '<i>' }}{{ snippet }}",
+        encoding="utf-8",
+    )
+    renderer, _ = make_renderer(make_config(template_dirs=(str(tmp_path),)))
+    html = renderer.privacy_page(UNDECIDED, "en", None).decode()
+    assert html.startswith("<!doctype html><title>Ours</title>Privacy Overview|3|False|&lt;i&gt;")
+    assert "<script src=" in html
+    # The banner still comes from the package.
+    assert "consentkit-banner" in renderer.fragment(UNDECIDED, "en", "/", None).decode()
+
+
+def test_text_overrides_reach_banner_and_page() -> None:
+    config = make_config(texts={"en": {"banner_title": "Cookies? <yes>"}})
+    renderer, _ = make_renderer(config)
+    assert "Cookies? &lt;yes&gt;" in renderer.fragment(UNDECIDED, "en", "/", None).decode()
