@@ -1,0 +1,45 @@
+# make demo   run the demo site on http://127.0.0.1:8000 (SQLite in ./demo.db)
+# make test   lint, type-check and run the whole test suite
+# make bench  the per-request benchmarks
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
+
+.PHONY: demo demo-traffic test lint typecheck bench docs browser clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,postgres,docs]"
+	touch $(STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+browser:
+	sh scripts/ensure-chromium.sh
+
+demo: $(STAMP)
+	$(PY) -m examples.seed_site
+
+demo-traffic: $(STAMP)
+	$(PY) -m examples.seed_site --traffic
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff format --check src
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+test: $(STAMP) $(NODE_STAMP) browser lint typecheck
+	$(VENV)/bin/pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_middleware.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache site
