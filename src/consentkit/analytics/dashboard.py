@@ -17,7 +17,7 @@ import hmac
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from html import escape
 from typing import Any
 
@@ -124,13 +124,30 @@ async def dashboard_endpoint(
     stats_error = False
     if consent_stats is not None:
         try:
-            stats = list(await consent_stats())
+            stats = list(await _call_stats(consent_stats, since))
         except Exception as exc:
             logger.error("dashboard could not read consent statistics (%s)", type(exc).__name__)
             stats_error = True
     optional = [(c.key, c.label) for c in config.categories if not c.required]
     body = render_dashboard(report, stats, optional, since, until, stats_error=stats_error)
     return HTMLResponse(body, headers=_HEADERS)
+
+
+async def _call_stats(consent_stats: Callable[..., Awaitable[list[Any]]], since: date) -> list[Any]:
+    # ConsentLog.stats(since: datetime | None) narrows the query; a bare callable gets no argument.
+    try:
+        parameters = inspect.signature(consent_stats).parameters
+    except (TypeError, ValueError):
+        parameters = {}  # type: ignore[assignment]
+    if parameters:
+        start = datetime.combine(since, time.min, tzinfo=timezone.utc)
+        return [s for s in await consent_stats(start) if _in_range(s, since)]
+    return [s for s in await consent_stats() if _in_range(s, since)]
+
+
+def _in_range(item: Any, since: date) -> bool:
+    day = _as_day(_field(item, "day"))
+    return day is not None and day >= since
 
 
 # -- rendering -------------------------------------------------------------------

@@ -60,7 +60,13 @@ class AnalyticsTracker:
     seconds); the day of a view is the UTC date of ``clock()``.
     """
 
-    def __init__(self, config: ConsentConfig, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: ConsentConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        store: AnalyticsStore | None = None,
+    ) -> None:
         analytics = config.analytics
         if analytics is None:
             raise ValueError("AnalyticsTracker needs ConsentConfig(analytics=AnalyticsConfig(...))")
@@ -87,7 +93,7 @@ class AnalyticsTracker:
             secure=config.cookie_secure,
         )
         self._queue: deque[Event] = deque()
-        self._store: AnalyticsStore = open_store(config.storage)
+        self._store: AnalyticsStore = store if store is not None else open_store(config.storage)
         self._executor: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
