@@ -55,7 +55,8 @@
     body: body && JSON.stringify(body),
   }).then((r) => { if (!r.ok) throw new Error('consentkit: ' + r.status); return r.json(); });
 
-  const decide = (action, categories, surface) => api({ action, categories, surface }).then(apply);
+  const decide = (action, categories, surface) =>
+    api(action === 'custom' ? { action, categories, surface } : { action, surface }).then(apply);
 
   // A tiny element builder: h('p', {className: 'x'}, 'text', child).
   const h = (tag, props, ...kids) => {
