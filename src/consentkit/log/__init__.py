@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import time
+from collections.abc import Callable
 
 from consentkit.log.base import ConsentLog, DayStats
 from consentkit.log.chain import LogKey, derive_log_key

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
-__all__ = ["ACTIONS", "SURFACES", "ConsentRecord", "Decision"]
+__all__ = ["ACTIONS", "RECORD_FIELDS", "SURFACES", "ConsentRecord", "Decision"]
 
 ACTIONS = ("accept_all", "reject_all", "custom", "withdraw", "gpc")
 SURFACES = ("banner", "preferences", "privacy", "form", "api", "gpc")
@@ -61,11 +61,10 @@ class ConsentRecord:
 
     def canonical(self) -> bytes:
         """The bytes the MAC covers: every field but ``mac``, as sorted compact JSON."""
-        data = asdict(self)
-        del data["mac"]
+        data = {name: getattr(self, name) for name in _CANONICAL_FIELDS}
         data["granted"] = list(self.granted)
         data["denied"] = list(self.denied)
-        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        return _canonical_encoder.encode(data).encode()
 
     def as_dict(self) -> dict[str, object]:
         """The record as plain JSON-ready data."""
@@ -75,4 +74,7 @@ class ConsentRecord:
         return data
 
 
+#: The names of a record's fields, in storage and export order.
 RECORD_FIELDS = tuple(f.name for f in fields(ConsentRecord))
+_CANONICAL_FIELDS = tuple(name for name in RECORD_FIELDS if name != "mac")
+_canonical_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 __all__ = ["POSTGRES_MIGRATIONS", "SQLITE_MIGRATIONS"]
 
+# Migration 2 (both backends): where a purge cut a chain. Verification of a
+# chain starts after its anchor: record ``seq`` (whose MAC was ``mac``) and
+# everything before it were deleted on purpose.
+
 SQLITE_MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE consentkit_chains (
@@ -46,6 +50,62 @@ SQLITE_MIGRATIONS: list[list[str]] = [
         "CREATE INDEX consentkit_log_consent ON consentkit_log (consent_id)",
         "CREATE INDEX consentkit_log_ts ON consentkit_log (ts)",
     ],
+    [
+        """CREATE TABLE consentkit_log_anchors (
+            chain_id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            mac TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            purged_at TEXT NOT NULL
+        )""",
+    ],
 ]
 
-POSTGRES_MIGRATIONS: list[list[str]] = []
+POSTGRES_MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE consentkit_chains (
+            chain_id TEXT PRIMARY KEY,
+            created_at TIMESTAMPTZ NOT NULL,
+            key_id TEXT NOT NULL
+        )""",
+        """CREATE TABLE consentkit_declarations (
+            hash TEXT PRIMARY KEY,
+            body TEXT NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL
+        )""",
+        """CREATE TABLE consentkit_log (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            chain_id TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            record_id TEXT NOT NULL UNIQUE,
+            consent_id TEXT NOT NULL,
+            ts TIMESTAMPTZ NOT NULL,
+            action TEXT NOT NULL,
+            granted TEXT NOT NULL,
+            denied TEXT NOT NULL,
+            policy_version TEXT NOT NULL,
+            declaration_hash TEXT NOT NULL,
+            language TEXT NOT NULL,
+            surface TEXT NOT NULL,
+            path TEXT NOT NULL,
+            ip TEXT,
+            user_agent TEXT NOT NULL,
+            gpc BOOLEAN NOT NULL,
+            key_id TEXT NOT NULL,
+            prev_mac TEXT NOT NULL,
+            mac TEXT NOT NULL
+        )""",
+        "CREATE INDEX consentkit_log_chain ON consentkit_log (chain_id, seq)",
+        "CREATE INDEX consentkit_log_consent ON consentkit_log (consent_id)",
+        "CREATE INDEX consentkit_log_ts ON consentkit_log (ts)",
+    ],
+    [
+        """CREATE TABLE consentkit_log_anchors (
+            chain_id TEXT PRIMARY KEY,
+            seq BIGINT NOT NULL,
+            mac TEXT NOT NULL,
+            ts TIMESTAMPTZ NOT NULL,
+            purged_at TIMESTAMPTZ NOT NULL
+        )""",
+    ],
+]

@@ -3,34 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import logging
-import queue
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from consentkit.errors import StorageUnavailable
-from consentkit.log.base import ConsentLog, DayStats
-from consentkit.log.chain import Chain, LogKey
-from consentkit.log.record import ConsentRecord, Decision
+from consentkit.log.base import DayStats, fold_day_stats
+from consentkit.log.chain import LogKey
+from consentkit.log.record import ConsentRecord
 from consentkit.log.schema import SQLITE_MIGRATIONS
+from consentkit.log.writer import BatchWriterLog
 
-__all__ = ["SQLiteConsentLog", "connect"]
-
-logger = logging.getLogger("consentkit.log")
+__all__ = ["SQLiteConsentLog", "connect", "migrate", "sqlite_day_stats"]
 
 _INSERT = (
     "INSERT INTO consentkit_log (chain_id, seq, record_id, consent_id, ts, action, granted,"
     " denied, policy_version, declaration_hash, language, surface, path, ip, user_agent, gpc,"
     " key_id, prev_mac, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
-
-_Item = tuple[Decision, "Future[ConsentRecord]"]
 
 
 def connect(path: str, synchronous: str = "FULL", timeout: float = 10.0) -> sqlite3.Connection:
@@ -73,13 +66,16 @@ def migrate(conn: sqlite3.Connection) -> None:
             raise
 
 
-class SQLiteConsentLog(ConsentLog):
+class SQLiteConsentLog(BatchWriterLog):
     """A consent log in the SQLite file at ``path``.
 
     One thread owns the write connection. Decisions queue up while a
     transaction commits and go into the next one together (group commit);
     each caller is answered once its own transaction has committed.
+    Several processes may write to one file: each keeps its own chain.
     """
+
+    storage_errors = (sqlite3.Error, OSError)
 
     def __init__(
         self,
@@ -90,129 +86,63 @@ class SQLiteConsentLog(ConsentLog):
         max_batch: int = 256,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(key, max_batch=max_batch, clock=clock)
         self.path = path
-        self.chain = Chain(key)
         self._synchronous = synchronous
-        self._max_batch = max_batch
-        self._clock = clock
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._conn: sqlite3.Connection | None = None
-        self._known_declarations: set[str] = set()
-        self._chain_stored = False
-        self._lock = threading.Lock()
-
-    async def open(self) -> None:
-        with self._lock:
-            if self._thread is not None:
-                return
-            self._thread = threading.Thread(
-                target=self._run, name=f"consentkit-log-{self.chain.chain_id}", daemon=True
-            )
-            self._thread.start()
-
-    async def append(self, decision: Decision) -> ConsentRecord:
-        if self._thread is None:
-            await self.open()
-        future: Future[ConsentRecord] = Future()
-        self._queue.put((decision, future))
-        return await asyncio.wrap_future(future)
-
-    async def close(self) -> None:
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(None)
-            await asyncio.to_thread(thread.join)
 
     async def stats(self, since: datetime | None = None) -> list[DayStats]:
+        """Decisions per day and policy version, oldest day first."""
         return await asyncio.to_thread(self._stats, since)
 
     def _stats(self, since: datetime | None) -> list[DayStats]:
         conn = connect(self.path, self._synchronous)
         try:
-            return day_stats(_rows(conn, since))
+            return sqlite_day_stats(conn, since)
         finally:
             conn.close()
 
-    # The writer thread.
+    def _connect(self) -> sqlite3.Connection:
+        return connect(self.path, self._synchronous)
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                break
-            batch = [item]
-            while len(batch) < self._max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._write(batch)
-                    self._disconnect()
-                    return
-                batch.append(more)
-            self._write(batch)
-        self._disconnect()
+    def _close_connection(self, conn: sqlite3.Connection) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
 
-    def _disconnect(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def _write(self, batch: list[_Item]) -> None:
-        decisions = [decision for decision, _ in batch]
-        now = datetime.fromtimestamp(self._clock(), timezone.utc)
-        records = self.chain.seal_batch(decisions, now)
-        try:
-            if self._conn is None:
-                self._conn = connect(self.path, self._synchronous)
-            self._commit(self._conn, decisions, records, now)
-        except (sqlite3.Error, OSError) as exc:
-            logger.error("consent log write failed: %s", exc.__class__.__name__)
-            self._disconnect()
-            error = StorageUnavailable("the consent log could not be written")
-            for _, future in batch:
-                future.set_exception(error)
-            return
-        self.chain.advance(records)
-        for (_, future), record in zip(batch, records):
-            future.set_result(record)
+    def _read_head(self, conn: sqlite3.Connection, chain_id: str) -> tuple[int, str] | None:
+        row = conn.execute(
+            "SELECT seq, mac FROM consentkit_log WHERE chain_id = ? ORDER BY seq DESC LIMIT 1",
+            (chain_id,),
+        ).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
 
     def _commit(
         self,
         conn: sqlite3.Connection,
-        decisions: list[Decision],
         records: list[ConsentRecord],
+        declarations: dict[str, str],
+        register_chain: bool,
         now: datetime,
     ) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if not self._chain_stored:
+            if register_chain:
                 conn.execute(
                     "INSERT OR IGNORE INTO consentkit_chains (chain_id, created_at, key_id)"
                     " VALUES (?,?,?)",
                     (self.chain.chain_id, now.isoformat(), self.chain.key.key_id),
                 )
-            new_declarations = {
-                d.declaration_hash: d.declaration_json
-                for d in decisions
-                if d.declaration_hash not in self._known_declarations
-            }
             conn.executemany(
                 "INSERT OR IGNORE INTO consentkit_declarations (hash, body, created_at)"
                 " VALUES (?,?,?)",
-                [(h, body, now.isoformat()) for h, body in new_declarations.items()],
+                [(h, body, now.isoformat()) for h, body in declarations.items()],
             )
             conn.executemany(_INSERT, [_row(r) for r in records])
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
-        self._chain_stored = True
-        self._known_declarations.update(new_declarations)
 
 
 def _row(r: ConsentRecord) -> tuple[Any, ...]:
@@ -224,27 +154,12 @@ def _row(r: ConsentRecord) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def _rows(conn: sqlite3.Connection, since: datetime | None) -> Iterator[tuple[str, str, str, str]]:
-    sql = "SELECT ts, policy_version, action, granted FROM consentkit_log"
+def sqlite_day_stats(conn: sqlite3.Connection, since: datetime | None) -> list[DayStats]:
+    """`DayStats` from the log in ``conn``, aggregated by SQLite."""
+    sql = "SELECT substr(ts, 1, 10), policy_version, action, granted, count(*) FROM consentkit_log"
     params: tuple[str, ...] = ()
     if since is not None:
         sql += " WHERE ts >= ?"
         params = (since.astimezone(timezone.utc).isoformat(timespec="microseconds"),)
-    yield from conn.execute(sql + " ORDER BY ts", params)
-
-
-def day_stats(rows: Iterator[tuple[str, str, str, str]]) -> list[DayStats]:
-    """Fold (timestamp, policy version, action, granted JSON) rows into `DayStats`."""
-    days: dict[tuple[str, str], DayStats] = {}
-    for ts, policy, action, granted in rows:
-        key = (ts[:10], policy)
-        stats = days.get(key)
-        if stats is None:
-            stats = days[key] = DayStats(
-                day=datetime.fromisoformat(ts).date(), policy_version=policy, decisions=0
-            )
-        stats.decisions += 1
-        stats.actions[action] = stats.actions.get(action, 0) + 1
-        for category in json.loads(granted):
-            stats.granted[category] = stats.granted.get(category, 0) + 1
-    return [days[k] for k in sorted(days)]
+    sql += " GROUP BY 1, 2, 3, 4"
+    return fold_day_stats(conn.execute(sql, params))

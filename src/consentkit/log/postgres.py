@@ -1,0 +1,213 @@
+"""The consent log in PostgreSQL: one writer thread per instance, group commit.
+
+Several application instances may share one database: each instance is a
+writer with its own chain, and none waits on another (they only ever insert).
+The schema is created and migrated by the package, under an advisory lock so
+that instances starting together do not race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from consentkit.errors import StorageError, StorageUnavailable
+from consentkit.log.base import DayStats, fold_day_stats
+from consentkit.log.chain import LogKey
+from consentkit.log.record import ConsentRecord
+from consentkit.log.schema import POSTGRES_MIGRATIONS
+from consentkit.log.writer import BatchWriterLog
+
+psycopg: Any
+try:
+    import psycopg
+except ImportError:  # pragma: no cover - the postgres extra is not installed
+    psycopg = None
+
+__all__ = ["PostgresConsentLog", "connect", "migrate", "postgres_day_stats"]
+
+#: pg_advisory_xact_lock key serialising consent log migrations ("ckitlog1").
+_MIGRATION_LOCK = 0x636B69746C6F6731
+
+_INSERT = (
+    "INSERT INTO consentkit_log (chain_id, seq, record_id, consent_id, ts, action, granted,"
+    " denied, policy_version, declaration_hash, language, surface, path, ip, user_agent, gpc,"
+    " key_id, prev_mac, mac) VALUES"
+    " (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+)
+
+
+def _driver() -> Any:
+    if psycopg is None:
+        raise StorageError("PostgreSQL storage needs psycopg: pip install 'consentkit[postgres]'")
+    return psycopg
+
+
+def connect(dsn: str, *, create: bool = True, connect_timeout: int = 5) -> Any:
+    """A psycopg connection to ``dsn`` with the consent log schema up to date.
+
+    Raises `StorageUnavailable` when the server cannot be reached, with a
+    message that never contains the password. With ``create=False`` a
+    database without a consent log raises `StorageError` instead of getting one.
+    """
+    driver = _driver()
+    try:
+        conn = driver.connect(dsn, connect_timeout=connect_timeout, autocommit=True)
+    except driver.Error as exc:
+        raise StorageUnavailable(f"cannot connect to PostgreSQL: {_first_line(exc)}") from None
+    try:
+        if not create:
+            with conn.cursor() as cur:
+                cur.execute("SELECT to_regclass('consentkit_log')")
+                row = cur.fetchone()
+            conn.rollback()
+            if row is None or row[0] is None:
+                raise StorageError("there is no consent log in this PostgreSQL database")
+        migrate(conn)
+    except driver.Error as exc:
+        conn.close()
+        raise StorageUnavailable(f"PostgreSQL failed: {_first_line(exc)}") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+def migrate(conn: Any) -> None:
+    """Create or upgrade the schema in one transaction, under an advisory lock."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        cur.execute("CREATE TABLE IF NOT EXISTS consentkit_meta (key TEXT PRIMARY KEY, value TEXT)")
+        cur.execute("SELECT value FROM consentkit_meta WHERE key = 'schema_version'")
+        row = cur.fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(POSTGRES_MIGRATIONS):
+            raise StorageError(
+                f"the consent log schema is at version {version}, newer than this "
+                f"consentkit knows ({len(POSTGRES_MIGRATIONS)}); upgrade consentkit"
+            )
+        for statements in POSTGRES_MIGRATIONS[version:]:
+            for statement in statements:
+                cur.execute(statement)
+        if version < len(POSTGRES_MIGRATIONS):
+            cur.execute(
+                "INSERT INTO consentkit_meta (key, value) VALUES ('schema_version', %s)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(len(POSTGRES_MIGRATIONS)),),
+            )
+
+
+def postgres_day_stats(conn: Any, since: datetime | None) -> list[DayStats]:
+    """`DayStats` from the log in ``conn``, aggregated by PostgreSQL (UTC days)."""
+    sql = (
+        "SELECT (ts AT TIME ZONE 'UTC')::date, policy_version, action, granted, count(*)"
+        " FROM consentkit_log"
+    )
+    params: tuple[datetime, ...] = ()
+    if since is not None:
+        sql += " WHERE ts >= %s"
+        params = (since,)
+    sql += " GROUP BY 1, 2, 3, 4"
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    conn.rollback()
+    return fold_day_stats(rows)
+
+
+class PostgresConsentLog(BatchWriterLog):
+    """A consent log in the PostgreSQL database at ``dsn``.
+
+    One thread per instance owns a connection and commits the decisions that
+    queued up meanwhile in one transaction. When the database cannot be
+    reached, ``append`` raises `StorageUnavailable`; the next decision tries
+    a new connection, so the log recovers by itself when the database returns.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        key: LogKey,
+        *,
+        max_batch: int = 256,
+        connect_timeout: int = 5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(key, max_batch=max_batch, clock=clock)
+        self.dsn = dsn
+        self._connect_timeout = connect_timeout
+        driver = _driver()
+        self.storage_errors = (driver.Error, StorageUnavailable, OSError)
+
+    async def stats(self, since: datetime | None = None) -> list[DayStats]:
+        """Decisions per day and policy version, oldest day first."""
+        return await asyncio.to_thread(self._stats, since)
+
+    def _stats(self, since: datetime | None) -> list[DayStats]:
+        conn = connect(self.dsn, connect_timeout=self._connect_timeout)
+        try:
+            return postgres_day_stats(conn, since)
+        except _driver().Error as exc:
+            raise StorageUnavailable(f"PostgreSQL failed: {_first_line(exc)}") from None
+        finally:
+            conn.close()
+
+    def _connect(self) -> Any:
+        return connect(self.dsn, connect_timeout=self._connect_timeout)
+
+    def _close_connection(self, conn: Any) -> None:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+    def _read_head(self, conn: Any, chain_id: str) -> tuple[int, str] | None:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT seq, mac FROM consentkit_log WHERE chain_id = %s ORDER BY seq DESC LIMIT 1",
+                (chain_id,),
+            )
+            row = cur.fetchone()
+        conn.rollback()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def _commit(
+        self,
+        conn: Any,
+        records: list[ConsentRecord],
+        declarations: dict[str, str],
+        register_chain: bool,
+        now: datetime,
+    ) -> None:
+        with conn.transaction(), conn.cursor() as cur:
+            if register_chain:
+                cur.execute(
+                    "INSERT INTO consentkit_chains (chain_id, created_at, key_id)"
+                    " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                    (self.chain.chain_id, now, self.chain.key.key_id),
+                )
+            if declarations:
+                cur.executemany(
+                    "INSERT INTO consentkit_declarations (hash, body, created_at)"
+                    " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                    [(h, body, now) for h, body in declarations.items()],
+                )
+            cur.executemany(_INSERT, [_row(r) for r in records])
+
+
+def _row(r: ConsentRecord) -> tuple[Any, ...]:
+    return (
+        r.chain_id, r.seq, r.record_id, r.consent_id,
+        datetime.fromisoformat(r.timestamp).astimezone(timezone.utc), r.action,
+        json.dumps(list(r.granted)), json.dumps(list(r.denied)), r.policy_version,
+        r.declaration_hash, r.language, r.surface, r.path, r.ip, r.user_agent, r.gpc,
+        r.key_id, r.prev_mac, r.mac,
+    )  # fmt: skip

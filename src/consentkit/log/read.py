@@ -1,0 +1,366 @@
+"""Reading a stored consent log, for the auditor's commands (SQLite and PostgreSQL).
+
+Records are streamed: an iterating cursor on SQLite, a server-side cursor on
+PostgreSQL, so memory stays flat however long the log is.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+from consentkit.errors import StorageError, StorageUnavailable
+from consentkit.log.base import DayStats
+from consentkit.log.record import ConsentRecord
+from consentkit.storage import parse_storage_url
+
+__all__ = ["Anchor", "Head", "LogReader", "PurgeResult", "open_reader"]
+
+_COLUMNS = (
+    "id, chain_id, seq, record_id, consent_id, ts, action, granted, denied, policy_version,"
+    " declaration_hash, language, surface, path, ip, user_agent, gpc, key_id, prev_mac, mac"
+)
+_BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """Where a purge cut a chain: record ``seq`` (MAC ``mac``) and all before it are gone."""
+
+    chain_id: str
+    seq: int
+    mac: str
+    timestamp: str
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The last stored record of a chain, as a checkpoint keeps it."""
+
+    chain_id: str
+    seq: int
+    mac: str
+    timestamp: str
+    key_id: str
+
+    def as_dict(self) -> dict[str, object]:
+        """The head as JSON-ready data (without ``chain_id``, the checkpoint's key)."""
+        return {
+            "seq": self.seq,
+            "mac": self.mac,
+            "timestamp": self.timestamp,
+            "key_id": self.key_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    """What a purge removed."""
+
+    deleted: int
+    chains: int
+    remaining: int
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return str(value)
+
+
+def _record(row: Any) -> tuple[int, ConsentRecord]:
+    return int(row[0]), ConsentRecord(
+        chain_id=row[1],
+        seq=int(row[2]),
+        record_id=row[3],
+        consent_id=row[4],
+        timestamp=_iso(row[5]),
+        action=row[6],
+        granted=tuple(json.loads(row[7])),
+        denied=tuple(json.loads(row[8])),
+        policy_version=row[9],
+        declaration_hash=row[10],
+        language=row[11],
+        surface=row[12],
+        path=row[13],
+        ip=row[14],
+        user_agent=row[15],
+        gpc=bool(row[16]),
+        key_id=row[17],
+        prev_mac=row[18],
+        mac=row[19],
+    )
+
+
+class LogReader(abc.ABC):
+    """Read access to one stored consent log; use as a context manager."""
+
+    #: The placeholder of the driver's parameter style.
+    mark = "?"
+
+    def __enter__(self) -> LogReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    @abc.abstractmethod
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """All rows of a small query."""
+
+    @abc.abstractmethod
+    def _stream(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[Any]:
+        """The rows of a large query, a batch at a time."""
+
+    @abc.abstractmethod
+    def _ts_param(self, when: datetime) -> Any:
+        """``when`` as the driver compares it with the ``ts`` column."""
+
+    @abc.abstractmethod
+    def stats(self, since: datetime | None = None) -> list[DayStats]:
+        """Decisions per day and policy version, oldest day first."""
+
+    @abc.abstractmethod
+    def purge(self, before: datetime, now: datetime) -> PurgeResult:
+        """Delete records older than ``before``, anchoring each cut chain."""
+
+    def records(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        consent_id: str | None = None,
+    ) -> Iterator[ConsentRecord]:
+        """Records in time order (then storage order), filtered."""
+        where, params = [], []
+        if since is not None:
+            where.append(f"ts >= {self.mark}")
+            params.append(self._ts_param(since))
+        if until is not None:
+            where.append(f"ts < {self.mark}")
+            params.append(self._ts_param(until))
+        if consent_id is not None:
+            where.append(f"consent_id = {self.mark}")
+            params.append(consent_id)
+        sql = f"SELECT {_COLUMNS} FROM consentkit_log"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY ts, id"
+        for row in self._stream(sql, tuple(params)):
+            yield _record(row)[1]
+
+    def chain_records(self) -> Iterator[tuple[int, ConsentRecord]]:
+        """(storage id, record) of every record, chain by chain, in sequence order."""
+        sql = f"SELECT {_COLUMNS} FROM consentkit_log ORDER BY chain_id, seq, id"
+        for row in self._stream(sql):
+            yield _record(row)
+
+    def chains(self) -> dict[str, str]:
+        """Registered chains: chain id -> id of the key it was created with."""
+        return {
+            str(c): str(k) for c, k in self._query("SELECT chain_id, key_id FROM consentkit_chains")
+        }
+
+    def anchors(self) -> dict[str, Anchor]:
+        """Chains cut by a purge: chain id -> where verification starts."""
+        rows = self._query("SELECT chain_id, seq, mac, ts FROM consentkit_log_anchors")
+        return {str(r[0]): Anchor(str(r[0]), int(r[1]), str(r[2]), _iso(r[3])) for r in rows}
+
+    def heads(self) -> list[Head]:
+        """The last record of every chain; a fully purged chain's anchor stands in."""
+        rows = self._query(
+            "SELECT l.chain_id, l.seq, l.mac, l.ts, l.key_id FROM consentkit_log l"
+            " JOIN (SELECT chain_id, max(seq) AS seq FROM consentkit_log GROUP BY chain_id) h"
+            " ON l.chain_id = h.chain_id AND l.seq = h.seq ORDER BY l.chain_id, l.id"
+        )
+        heads: dict[str, Head] = {}
+        for chain_id, seq, mac, ts, key_id in rows:
+            heads[str(chain_id)] = Head(str(chain_id), int(seq), str(mac), _iso(ts), str(key_id))
+        registered = self.chains()
+        for chain_id, anchor in self.anchors().items():
+            if chain_id not in heads:
+                key_id = registered.get(chain_id, "")
+                heads[chain_id] = Head(chain_id, anchor.seq, anchor.mac, anchor.timestamp, key_id)
+        return [heads[c] for c in sorted(heads)]
+
+    def _purge_plan(self, before: datetime) -> list[tuple[str, int, str, Any]]:
+        # Per chain, the last record older than the cut: it and all before it go.
+        return [
+            (str(r[0]), int(r[1]), str(r[2]), r[3])
+            for r in self._query(
+                "SELECT l.chain_id, l.seq, l.mac, l.ts FROM consentkit_log l JOIN"
+                " (SELECT chain_id, max(seq) AS seq FROM consentkit_log"
+                f" WHERE ts < {self.mark} GROUP BY chain_id) c"
+                " ON l.chain_id = c.chain_id AND l.seq = c.seq",
+                (self._ts_param(before),),
+            )
+        ]
+
+
+class SQLiteLogReader(LogReader):
+    """A consent log in a SQLite file."""
+
+    def __init__(self, path: str) -> None:
+        from consentkit.log.sqlite import migrate
+
+        if path == ":memory:" or not os.path.isfile(path):
+            raise StorageUnavailable(f"there is no SQLite database at {path!r}")
+        try:
+            self._conn = sqlite3.connect(
+                f"file:{quote(os.path.abspath(path))}?mode=rw",
+                uri=True,
+                isolation_level=None,
+                timeout=10.0,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"cannot open SQLite database {path!r}: {exc}") from None
+        try:
+            row = self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name='consentkit_log'"
+            ).fetchone()
+            if row is None:
+                raise StorageError(f"there is no consent log in the SQLite database {path!r}")
+            migrate(self._conn)
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise StorageUnavailable(f"cannot read SQLite database {path!r}: {exc}") from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        return self._conn.execute(sql, params).fetchall()
+
+    def _stream(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[Any]:
+        cursor = self._conn.execute(sql, params)
+        try:
+            while rows := cursor.fetchmany(_BATCH):
+                yield from rows
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                cursor.close()
+
+    def _ts_param(self, when: datetime) -> Any:
+        return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+    def stats(self, since: datetime | None = None) -> list[DayStats]:
+        from consentkit.log.sqlite import sqlite_day_stats
+
+        return sqlite_day_stats(self._conn, since)
+
+    def purge(self, before: datetime, now: datetime) -> PurgeResult:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            plan = self._purge_plan(before)
+            deleted = 0
+            for chain_id, seq, mac, ts in plan:
+                conn.execute(
+                    "INSERT INTO consentkit_log_anchors (chain_id, seq, mac, ts, purged_at)"
+                    " VALUES (?,?,?,?,?) ON CONFLICT (chain_id) DO UPDATE SET seq = excluded.seq,"
+                    " mac = excluded.mac, ts = excluded.ts, purged_at = excluded.purged_at"
+                    " WHERE excluded.seq > consentkit_log_anchors.seq",
+                    (chain_id, seq, mac, ts, now.isoformat()),
+                )
+                cursor = conn.execute(
+                    "DELETE FROM consentkit_log WHERE chain_id = ? AND seq <= ?", (chain_id, seq)
+                )
+                deleted += cursor.rowcount
+            remaining = int(conn.execute("SELECT count(*) FROM consentkit_log").fetchone()[0])
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return PurgeResult(deleted=deleted, chains=len(plan), remaining=remaining)
+
+
+class PostgresLogReader(LogReader):
+    """A consent log in a PostgreSQL database."""
+
+    mark = "%s"
+
+    def __init__(self, dsn: str) -> None:
+        from consentkit.log.postgres import connect
+
+        self._conn = connect(dsn, create=False)
+        self._cursors = 0
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._conn.close()
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._conn.cursor() as cur:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+
+    def _stream(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[Any]:
+        self._cursors += 1
+        with self._conn.transaction(), self._conn.cursor(name=f"ck_{self._cursors}") as cur:
+            cur.itersize = _BATCH
+            cur.execute(sql, params)
+            yield from cur
+
+    def _ts_param(self, when: datetime) -> Any:
+        return when
+
+    def stats(self, since: datetime | None = None) -> list[DayStats]:
+        from consentkit.log.postgres import postgres_day_stats
+
+        return postgres_day_stats(self._conn, since)
+
+    def purge(self, before: datetime, now: datetime) -> PurgeResult:
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            plan = self._purge_plan(before)
+            deleted = 0
+            for chain_id, seq, mac, ts in plan:
+                cur.execute(
+                    "INSERT INTO consentkit_log_anchors (chain_id, seq, mac, ts, purged_at)"
+                    " VALUES (%s,%s,%s,%s,%s) ON CONFLICT (chain_id) DO UPDATE SET"
+                    " seq = excluded.seq, mac = excluded.mac, ts = excluded.ts,"
+                    " purged_at = excluded.purged_at"
+                    " WHERE excluded.seq > consentkit_log_anchors.seq",
+                    (chain_id, seq, mac, ts, now),
+                )
+                cur.execute(
+                    "DELETE FROM consentkit_log WHERE chain_id = %s AND seq <= %s", (chain_id, seq)
+                )
+                deleted += cur.rowcount
+            cur.execute("SELECT count(*) FROM consentkit_log")
+            row = cur.fetchone()
+        return PurgeResult(deleted=deleted, chains=len(plan), remaining=int(row[0]))
+
+
+def open_reader(url: str) -> LogReader:
+    """A reader of the consent log at storage ``url``.
+
+    Raises `StorageError` for a malformed URL or a database without a consent
+    log, and `StorageUnavailable` when the database cannot be reached.
+    """
+    parsed = parse_storage_url(url)
+    if parsed.scheme == "postgresql":
+        return PostgresLogReader(parsed.target)
+    return SQLiteLogReader(parsed.target)
