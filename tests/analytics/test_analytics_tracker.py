@@ -67,9 +67,14 @@ def test_visitor_new_then_returning_next_day_and_next_week(
     days = {d["day"]: d for d in report["days"]}
     assert list(days) == [str(D0), str(D0 + timedelta(days=1)), str(D0 + timedelta(days=7))]
     assert days[str(D0)] | {} == {
-        "day": str(D0), "views": 2, "visitors": 1, "new": 1, "returning": 0,
-        "consented_views": 2, "anonymous_views": 0,
-    }  # fmt: skip
+        "day": str(D0),
+        "views": 2,
+        "visitors": 1,
+        "new": 1,
+        "returning": 0,
+        "consented_views": 2,
+        "anonymous_views": 0,
+    }
     for later in (D0 + timedelta(days=1), D0 + timedelta(days=7)):
         assert days[str(later)]["new"] == 0
         assert days[str(later)]["returning"] == 1
@@ -133,9 +138,13 @@ def test_count_without_consent_counts_anonymous_views_only(
     assert alice.visit("/news/b") is not None
     report = run(flushed_report(tracker))
     assert totals(report) == {
-        "views": 3, "visitors": 1, "new": 1, "returning": 0,
-        "consented_views": 1, "anonymous_views": 2,
-    }  # fmt: skip
+        "views": 3,
+        "visitors": 1,
+        "new": 1,
+        "returning": 0,
+        "consented_views": 1,
+        "anonymous_views": 2,
+    }
     assert report["consent_share"] == pytest.approx(1 / 3, abs=1e-6)
     (news,) = report["sections"]
     assert news["section"] == "News"
@@ -152,9 +161,14 @@ def test_sections_exclusions_and_consent_endpoints(
     tracker = AnalyticsTracker(config, clock=clock)
     counted = ["/", "/reports/2024/annex", "/reports/2024", "/about/team", "/shop/a"]
     ignored = [
-        "/admin", "/admin/users", "/shop/a/cart", "/consent", "/consent/dashboard",
-        "/consent/consentkit.js", "/privacy",
-    ]  # fmt: skip
+        "/admin",
+        "/admin/users",
+        "/shop/a/cart",
+        "/consent",
+        "/consent/dashboard",
+        "/consent/consentkit.js",
+        "/privacy",
+    ]
     for path in ignored:
         assert view(tracker, path) is None
     assert tracker.pending == 0
@@ -162,8 +176,12 @@ def test_sections_exclusions_and_consent_endpoints(
         view(tracker, path)
     report = run(flushed_report(tracker))
     assert {s["section"]: s["views"] for s in report["sections"]} == {
-        "home": 1, "Annexes": 1, "Reports": 1, "about": 1, "shop": 1,
-    }  # fmt: skip
+        "home": 1,
+        "Annexes": 1,
+        "Reports": 1,
+        "about": 1,
+        "shop": 1,
+    }
     only = run(tracker.report(*WIDE, section="Annexes"))
     assert [s["section"] for s in only["sections"]] == ["Annexes"]
     assert totals(only)["views"] == 1
