@@ -224,7 +224,7 @@ def test_fragment_is_fast(renderer: Renderer) -> None:
     for _ in range(2000):
         renderer.fragment(UNDECIDED, "en", "/some/page", "abc")
         renderer.fragment(DECIDED, "de", "/some/page", None)
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 2.0
 
 
 # --- privacy page -----------------------------------------------------------------------------

@@ -164,10 +164,17 @@ def build_app(db: Path) -> Any:
                 label="Analytics",
                 description="Recognises returning visitors and shows us which sections are read.",
                 cookies=[
-                    Cookie(name="_ga*", provider="Google", purpose="Tells visitors apart",
-                           duration="13 months"),
-                    Cookie(name="ck_js_analytics", purpose="Test cookie set by a script",
-                           duration="session"),
+                    Cookie(
+                        name="_ga*",
+                        provider="Google",
+                        purpose="Tells visitors apart",
+                        duration="13 months",
+                    ),
+                    Cookie(
+                        name="ck_js_analytics",
+                        purpose="Test cookie set by a script",
+                        duration="session",
+                    ),
                 ],
             ),
             Category(
@@ -175,10 +182,17 @@ def build_app(db: Path) -> Any:
                 label="Marketing",
                 description="Measures our campaigns on other sites.",
                 cookies=[
-                    Cookie(name="ads_id", provider="AdCo", purpose="Campaign measurement",
-                           duration="90 days"),
-                    Cookie(name="ck_js_marketing", purpose="Test cookie set by a script",
-                           duration="session"),
+                    Cookie(
+                        name="ads_id",
+                        provider="AdCo",
+                        purpose="Campaign measurement",
+                        duration="90 days",
+                    ),
+                    Cookie(
+                        name="ck_js_marketing",
+                        purpose="Test cookie set by a script",
+                        duration="session",
+                    ),
                 ],
             ),
         ],

@@ -14,7 +14,9 @@ IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
 def describe(violations: list[dict[str, Any]]) -> str:
-    return "\n".join(f"{v['id']} ({v['impact']}): {v['help']} at {v['targets']}" for v in violations)
+    return "\n".join(
+        f"{v['id']} ({v['impact']}): {v['help']} at {v['targets']}" for v in violations
+    )
 
 
 @pytest.mark.parametrize("locale", ["en-US", "ar"])
