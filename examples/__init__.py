@@ -1,0 +1,1 @@
+"""Example applications for consentkit: the seed demo site, a FastAPI app, a bare ASGI app."""

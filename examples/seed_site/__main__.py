@@ -1,0 +1,70 @@
+"""``python -m examples.seed_site [--traffic]``: serve the demo on http://127.0.0.1:8000."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from examples.seed_site.app import create_app
+
+DEFAULT_STORAGE = "sqlite:///demo.db"
+
+
+def _fresh_sqlite(storage: str) -> None:
+    """Remove an old demo database: its consent log was signed with another demo key."""
+    if not storage.startswith("sqlite:///"):
+        return
+    path = Path(storage.removeprefix("sqlite:///"))
+    for suffix in ("", "-wal", "-shm"):
+        candidate = path.with_name(path.name + suffix)
+        if candidate.exists():
+            candidate.unlink()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m examples.seed_site", description=__doc__)
+    parser.add_argument("--traffic", action="store_true", help="simulate visitors first")
+    parser.add_argument("--visitors", type=int, default=400)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--storage", default=DEFAULT_STORAGE)
+    parser.add_argument("--no-serve", action="store_true", help="stop after --traffic")
+    args = parser.parse_args(argv)
+
+    from_env = [k.strip() for k in os.environ.get("CONSENTKIT_SECRET_KEYS", "").split(",")]
+    keys = [k for k in from_env if k]
+    if not keys:
+        keys = [secrets.token_urlsafe(32)]
+        _fresh_sqlite(args.storage)
+        print(
+            "consentkit demo: generated a demo secret key (set CONSENTKIT_SECRET_KEYS to keep one)"
+        )
+        print(f"  to audit this run's log: export CONSENTKIT_SECRET_KEYS={keys[0]}")
+
+    if args.traffic:
+        from examples.seed_site.traffic import run
+
+        print(f"consentkit demo: simulating {args.visitors} visitors over {args.days} days ...")
+        summary = run(args.storage, keys, visitors=args.visitors, days=args.days)
+        print(f"  {summary.page_views} page views, decisions: {summary.decisions}")
+    if args.no_serve:
+        return 0
+
+    import uvicorn
+
+    demo = create_app(storage=args.storage, secret_keys=keys)
+    base = f"http://{args.host}:{args.port}"
+    print(f"consentkit demo: {base}/  (storage {args.storage})")
+    print(f"  dashboard: {base}{demo.config.prefix}/dashboard")
+    print(f"  user: admin  password: {demo.dashboard_password}")
+    sys.stdout.flush()
+    uvicorn.run(demo.app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
