@@ -35,14 +35,14 @@ def make_config(**overrides: object) -> ConsentConfig:
                 key="analytics",
                 label="Analytics",
                 description="Counts <visits> & sections",
-                cookies=[
+                cookies=(
                     Cookie(
                         name="_ga*",
                         provider="Google",
                         purpose="Tells visitors apart",
                         duration="13 months",
-                    )
-                ],
+                    ),
+                ),
             ),
             Category(key="marketing", label="Marketing <b>x</b>", description="Ads"),
         ],

@@ -147,23 +147,25 @@ def build_app(db: Path) -> Any:
         ]
     )
     config = ConsentConfig(
-        secret_keys=[secrets.token_urlsafe(32)],
+        secret_keys=(secrets.token_urlsafe(32),),
         storage=f"sqlite:///{db}",
         policy_version="2026-01",
         google_consent_mode=GCM,
-        categories=[
+        categories=(
             Category(
                 key="necessary",
                 label="Strictly necessary",
                 required=True,
                 description="Needed for the site to work and to remember your choices.",
-                cookies=[Cookie(name="session", purpose="Keeps you signed in", duration="session")],
+                cookies=(
+                    Cookie(name="session", purpose="Keeps you signed in", duration="session"),
+                ),
             ),
             Category(
                 key="analytics",
                 label="Analytics",
                 description="Recognises returning visitors and shows us which sections are read.",
-                cookies=[
+                cookies=(
                     Cookie(
                         name="_ga*",
                         provider="Google",
@@ -175,13 +177,13 @@ def build_app(db: Path) -> Any:
                         purpose="Test cookie set by a script",
                         duration="session",
                     ),
-                ],
+                ),
             ),
             Category(
                 key="marketing",
                 label="Marketing",
                 description="Measures our campaigns on other sites.",
-                cookies=[
+                cookies=(
                     Cookie(
                         name="ads_id",
                         provider="AdCo",
@@ -193,9 +195,9 @@ def build_app(db: Path) -> Any:
                         purpose="Test cookie set by a script",
                         duration="session",
                     ),
-                ],
+                ),
             ),
-        ],
+        ),
     )
     return NonceMiddleware(ConsentMiddleware(site, config=config))
 
