@@ -1,0 +1,103 @@
+"""ConsentConfig validates at construction, with messages that name the problem."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from consentkit import AnalyticsConfig, Category, ConsentConfig, Cookie
+from tests.conftest import KEY, categories
+
+
+def test_valid_config_keeps_declaration(make_config: Callable[..., ConsentConfig]) -> None:
+    config = make_config()
+    assert config.secret_keys == (KEY,)
+    assert config.required_keys == {"necessary"}
+    assert config.optional_keys == {"analytics", "marketing"}
+    assert config.consent_lifetime == timedelta(days=182)
+    assert config.storage_scheme == "sqlite"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"secret_keys": []}, "no secret key"),
+        ({"secret_keys": ["short"]}, "use at least 32 random bytes"),
+        ({"secret_keys": [KEY, "x" * 31]}, "secret key #2 is 31 bytes"),
+        (
+            {"categories": [*categories(), Category(key="analytics", label="Again")]},
+            "category key 'analytics' is declared twice",
+        ),
+        ({"consent_lifetime": timedelta(days=400)}, "over 13 months"),
+        (
+            {
+                "categories": [
+                    *categories(),
+                    Category(key="extra", label="Extra", cookies=[Cookie(name="ads")]),
+                ]
+            },
+            "cookie 'ads' is declared in both 'marketing' and 'extra'",
+        ),
+        ({"storage": "redis://localhost/0"}, "unknown storage scheme 'redis'"),
+        ({"storage": "consentkit.db"}, "has no scheme"),
+        ({"storage": "sqlite://relative.db"}, "must look like"),
+        ({"categories": []}, "declare at least one category"),
+        ({"prefix": "consent"}, "must start with '/'"),
+        ({"undeclared_cookies": "sometimes"}, "undeclared_cookies"),
+        ({"default_language": "xx"}, "default_language 'xx' is not in languages"),
+        ({"analytics": AnalyticsConfig(category="stats")}, "'stats' is not a declared category"),
+    ],
+)
+def test_bad_config_is_refused_clearly(
+    make_config: Callable[..., ConsentConfig], overrides: dict[str, object], message: str
+) -> None:
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.delenv("CONSENTKIT_SECRET_KEYS", raising=False)
+    with pytest.raises(ValidationError, match=message):
+        make_config(**overrides)
+    monkeypatch.undo()
+
+
+@pytest.mark.parametrize("key", ["Analytics", "1st", "with space", "", "a" * 41])
+def test_category_keys_are_lowercase_slugs(key: str) -> None:
+    with pytest.raises(ValidationError, match="lowercase slug"):
+        Category(key=key, label="x")
+
+
+@pytest.mark.parametrize("name", ["bad name", "semi;colon", "a*b", "", "é"])
+def test_cookie_names_are_tokens(name: str) -> None:
+    with pytest.raises(ValidationError, match="not a valid cookie name"):
+        Cookie(name=name)
+
+
+def test_keys_from_environment(
+    make_config: Callable[..., ConsentConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONSENTKIT_SECRET_KEYS", f" {KEY} , {'n' * 32} ")
+    config = make_config(secret_keys=[])
+    assert config.secret_keys == (KEY, "n" * 32)
+
+
+def test_single_secret_key_signs_first(make_config: Callable[..., ConsentConfig]) -> None:
+    config = make_config(secret_keys=["o" * 32], secret_key="s" * 32)
+    assert config.secret_keys == ("s" * 32, "o" * 32)
+
+
+def test_repr_never_shows_secrets(make_config: Callable[..., ConsentConfig]) -> None:
+    config = make_config(log_key="L" * 40)
+    assert KEY not in repr(config) and KEY not in str(config)
+    assert "L" * 40 not in repr(config)
+
+
+def test_required_category_is_never_gpc_opt_out() -> None:
+    assert Category(key="necessary", label="N", required=True).gpc_opt_out is False
+
+
+def test_prefix_cookie_matching() -> None:
+    cookie = Cookie(name="_ga*")
+    assert cookie.matches("_ga") and cookie.matches("_ga_ABC")
+    assert not cookie.matches("ga")
+    assert Cookie(name="ads").matches("ads") and not Cookie(name="ads").matches("ads2")
