@@ -65,6 +65,9 @@ def test_english_keeps_the_seed_wording() -> None:
         ("de;q=0,fr", "fr"),
         ("en;q=abc,es", "es"),
         ("x" * 5000, "en"),
+        ("iw-IL", "he"),
+        ("de_AT", "de"),
+        ("*", "en"),
     ],
 )
 def test_negotiate(header: str | None, expected: str) -> None:

@@ -13,6 +13,8 @@ from consentkit.config import ConsentConfig
 __all__ = ["RTL_LANGUAGES", "Translator"]
 
 RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur"})
+#: Old or alternative primary tags browsers still send.
+_ALIASES = {"iw": "he", "ji": "yi", "in": "id"}
 
 
 @cache
@@ -76,7 +78,8 @@ class Translator:
                     continue
             if not 0 < q <= 1:
                 continue
-            primary = tag.strip().lower().split("-")[0]
+            primary = tag.strip().lower().replace("_", "-").split("-")[0]
+            primary = _ALIASES.get(primary, primary)
             # Earlier entries win ties, as the header lists them by preference.
             score = q - position * 1e-6
             if primary in self._texts and score > best_q:
