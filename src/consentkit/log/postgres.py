@@ -201,6 +201,7 @@ class PostgresConsentLog(BatchWriterLog):
                     [(h, body, now) for h, body in declarations.items()],
                 )
             cur.executemany(_INSERT, [_row(r) for r in records])
+            self._committing()  # leaving the block sends COMMIT
 
 
 def _row(r: ConsentRecord) -> tuple[Any, ...]:

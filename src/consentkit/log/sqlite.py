@@ -137,6 +137,7 @@ class SQLiteConsentLog(BatchWriterLog):
                 [(h, body, now.isoformat()) for h, body in declarations.items()],
             )
             conn.executemany(_INSERT, [_row(r) for r in records])
+            self._committing()
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

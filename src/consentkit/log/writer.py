@@ -58,6 +58,7 @@ class BatchWriterLog(ConsentLog):
         self._known_declarations: set[str] = set()
         self._chain_stored = False
         self._resync = False
+        self._commit_sent = False
         self._lock = threading.Lock()
 
     # What a store provides (all called on the writer thread).
@@ -84,6 +85,10 @@ class BatchWriterLog(ConsentLog):
         now: datetime,
     ) -> None:
         """Write ``records`` (and new declarations, and the chain) in one transaction."""
+
+    def _committing(self) -> None:
+        """Called by `_commit` just before COMMIT: from here a failure is ambiguous."""
+        self._commit_sent = True
 
     # The ConsentLog interface.
 
@@ -162,12 +167,14 @@ class BatchWriterLog(ConsentLog):
 
     def _write_with_retry(self, decisions: list[Decision]) -> list[ConsentRecord]:
         # A connection kept from an earlier batch may have gone stale (the
-        # server restarted): one retry on a fresh connection.
+        # server restarted): one retry on a fresh connection, unless COMMIT
+        # was already sent (the batch may have landed: the caller gets an
+        # error, and the chain resumes after whatever is stored).
         reused = self._conn is not None
         try:
             return self._write_once(decisions)
         except self.storage_errors:
-            if not reused:
+            if not reused or self._commit_sent:
                 raise
             self._disconnect()
             self._resync = True
@@ -189,6 +196,7 @@ class BatchWriterLog(ConsentLog):
             for d in decisions
             if d.declaration_hash not in self._known_declarations
         }
+        self._commit_sent = False
         try:
             self._commit(self._conn, records, declarations, not self._chain_stored, now)
         except BaseException:
