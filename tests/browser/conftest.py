@@ -81,6 +81,9 @@ what we learned, and where we go next.</p>
 <footer><p><a href="/privacy" data-consentkit-open>Cookie settings</a></p></footer>
 </main>
 {extra}
+<script type="text/plain" data-consent="necessary">
+window.ckFirstInLayer = Array.from(window.dataLayer[0]).slice(0, 2).join(" ");
+</script>
 <script type="text/plain" data-consent="analytics">
 window.ckAnalytics = (window.ckAnalytics || 0) + 1;
 document.cookie = "ck_js_analytics=1; path=/";

@@ -32,6 +32,8 @@ def test_first_visit_shows_banner_with_focus_and_only_necessary_cookies(
     )
     assert cookie_names(context) == NECESSARY
     assert page.evaluate("window.ckAnalytics") is None
+    # A script of a required category runs at once, after the Consent Mode default.
+    assert page.evaluate("window.ckFirstInLayer") == "consent default"
     # Google Consent Mode: the default comes first, everything optional denied.
     first = page.evaluate("Array.from(window.dataLayer[0])")
     assert first[0:2] == ["consent", "default"]

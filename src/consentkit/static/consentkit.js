@@ -9,6 +9,7 @@
   let granted = new Set(words(ds.granted)), decl, dlg, opener;
 
   // Google Consent Mode v2: the default goes first, then the visitor's choice.
+  // Load gtag.js as <script type="text/plain" data-consent="necessary"> to run it after this.
   const gcm = ds.gcm && JSON.parse(ds.gcm);
   const consentMode = (has) => {
     const out = {};
