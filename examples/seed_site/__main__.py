@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import sys
 from pathlib import Path
 
-from examples.seed_site.app import create_app
+from examples.seed_site.app import Demo, create_app
 
 DEFAULT_STORAGE = "sqlite:///demo.db"
 
@@ -22,6 +21,15 @@ def _fresh_sqlite(storage: str) -> None:
         candidate = path.with_name(path.name + suffix)
         if candidate.exists():
             candidate.unlink()
+
+
+def startup_message(demo: Demo, base: str) -> str:
+    """What the demo prints when it starts: where it is and the dashboard's credentials."""
+    return (
+        f"consentkit demo: {base}/  (storage {demo.config.storage})\n"
+        f"  dashboard: {base}{demo.config.prefix}/dashboard\n"
+        f"  user: admin  password: {demo.dashboard_password}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,11 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     demo = create_app(storage=args.storage, secret_keys=keys)
-    base = f"http://{args.host}:{args.port}"
-    print(f"consentkit demo: {base}/  (storage {args.storage})")
-    print(f"  dashboard: {base}{demo.config.prefix}/dashboard")
-    print(f"  user: admin  password: {demo.dashboard_password}")
-    sys.stdout.flush()
+    print(startup_message(demo, f"http://{args.host}:{args.port}"), flush=True)
     uvicorn.run(demo.app, host=args.host, port=args.port, log_level="info")
     return 0
 

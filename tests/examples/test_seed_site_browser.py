@@ -1,0 +1,102 @@
+"""The demo site in Debian's Chromium: banner, a decision, the gated video, privacy, dashboard."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from examples.seed_site.__main__ import startup_message
+from examples.seed_site.app import create_app
+
+from tests.live import serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytestmark = pytest.mark.browser
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install chromium, or `make browser`)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[test]')"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    reason = _missing()
+    if reason is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"browser test cannot run on CI: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--disable-gpu", "--disable-quic"]
+        )
+        yield browser
+        browser.close()
+
+
+def test_demo_in_a_browser(browser: Any, tmp_path: Path) -> None:
+    demo = create_app(storage=f"sqlite:///{tmp_path}/demo.db")
+    with serve(demo.app) as base:
+        printed = startup_message(demo, base)
+        user, password = re.search(r"user: (\S+)\s+password: (\S+)", printed).groups()  # type: ignore[union-attr]
+
+        context = browser.new_context(base_url=base, locale="en-GB")
+        context.set_default_timeout(5000)
+        page = context.new_page()
+        page.goto("/")
+        assert page.get_by_role("heading", level=1).inner_text().startswith("2025 Annual Report")
+        banner = page.get_by_role("button", name="Accept all")
+        assert banner.is_visible()
+        assert page.get_by_role("button", name="Reject all").is_visible()
+        assert page.locator(".video-placeholder").is_visible()
+
+        banner.click()
+        page.wait_for_selector(".player .play")  # the marketing script ran: the local player
+        assert not page.get_by_role("button", name="Accept all").is_visible()
+        cookies = {c["name"]: c for c in context.cookies()}
+        assert cookies["consentkit"]["httpOnly"]
+        assert "demo_video" in cookies
+
+        page.goto("/reports/ai-pulse")
+        assert page.get_by_role("button", name="Accept all").count() == 0
+
+        page.goto("/privacy")
+        body = page.locator("body").inner_text()
+        assert "recognizing you when you return to our website" in body
+        assert "Marketing" in body
+        context.close()
+
+        admin = browser.new_context(
+            base_url=base, http_credentials={"username": user, "password": password}
+        )
+        dash = admin.new_page()
+        response = dash.goto("/consent/dashboard")
+        assert response is not None and response.status == 200
+        assert dash.locator("svg").count() >= 1
+        admin.close()
+
+
+def test_hebrew_switcher_in_a_browser(browser: Any, tmp_path: Path) -> None:
+    demo = create_app(storage=f"sqlite:///{tmp_path}/demo.db")
+    with serve(demo.app) as base:
+        context = browser.new_context(base_url=base, locale="en-GB")
+        context.set_default_timeout(5000)
+        page = context.new_page()
+        page.goto("/events/paris")
+        page.get_by_role("link", name="עברית").click()
+        page.wait_for_url("**/events/paris")
+        assert page.locator("html").get_attribute("dir") == "rtl"
+        assert page.get_by_role("button", name="Reject all").count() == 0  # banner in Hebrew
+        context.close()
