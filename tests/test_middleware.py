@@ -314,3 +314,9 @@ def test_snippet_assets_are_served_with_cache_headers(client: TestClient) -> Non
     assert "immutable" in response.headers["cache-control"]
     etag = response.headers["etag"]
     assert client.get(js.group(1), headers={"if-none-match": etag}).status_code == 304
+
+
+def test_asset_headers_are_not_repeated(client: TestClient) -> None:
+    response = client.get("/consent/consentkit.css")
+    assert len(response.headers.get_list("content-length")) == 1
+    assert int(response.headers["content-length"]) == len(response.content)

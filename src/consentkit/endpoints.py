@@ -134,7 +134,7 @@ class Endpoints:
             raise _Refused(404, "not_found", path)
         status, raw, body = asset
         response = Response(body, status)
-        response.raw_headers = [*raw, (b"content-length", str(len(body)).encode())]
+        response.raw_headers = raw
         return response
 
     # Reading.

@@ -21,7 +21,9 @@ _HOLD = len(_TAG) - 1
 
 def find_body_end(body: bytes) -> int:
     """The offset of the last ``</body`` (any case) in ``body``, or -1."""
-    index = max(body.rfind(b"</body"), body.rfind(b"</BODY"))
+    # Pages end with "</body></html>": look at the tail before the whole body.
+    tail = max(0, len(body) - 256)
+    index = body.rfind(b"</body", tail)
     if index < 0:
         index = body.lower().rfind(b"</body")
     return index
