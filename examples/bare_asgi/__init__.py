@@ -1,0 +1,1 @@
+"""The smallest bare ASGI app with consentkit."""

@@ -1,0 +1,1 @@
+"""The smallest FastAPI site with consentkit."""
