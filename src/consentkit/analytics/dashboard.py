@@ -212,7 +212,7 @@ def _num(value: float) -> str:
 def _chart_new_returning(report: dict[str, Any], since: date, until: date) -> str:
     by_day = {d["day"]: d for d in report["days"]}
     span = (until - since).days + 1
-    width, height, left, bottom, top = 640, 220, 40, 24, 10
+    width, height, left, bottom, top = 480, 200, 36, 24, 12
     plot_w, plot_h = width - left - 8, height - bottom - top
     peak = max([d["new"] + d["returning"] for d in report["days"]] + [1])
     bar_w = plot_w / span
@@ -222,7 +222,7 @@ def _chart_new_returning(report: dict[str, Any], since: date, until: date) -> st
         '<title id="nr-title">New and returning visitors per day</title>',
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 8}" y2="{top + plot_h}" '
         f'stroke="{_GREY}" stroke-width="1"/>',
-        f'<text x="{left - 4}" y="{top + 10}" text-anchor="end" class="axis">{peak}</text>',
+        f'<text x="{left - 4}" y="{top + 12}" text-anchor="end" class="axis">{peak}</text>',
         f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" class="axis">0</text>',
     ]
     for index in range(span):
@@ -259,7 +259,7 @@ def _chart_sections(report: dict[str, Any], limit: int = 10) -> str:
     sections = report["sections"][:limit]
     if not sections:
         return "<p>No page views in this period.</p>"
-    row_h, label_w, width = 28, 190, 640
+    row_h, label_w, width = 30, 150, 480
     height = row_h * len(sections) + 8
     peak = max(s["views"] for s in sections) or 1
     parts = [
@@ -269,9 +269,9 @@ def _chart_sections(report: dict[str, Any], limit: int = 10) -> str:
     ]
     for index, section in enumerate(sections):
         y = 4 + index * row_h
-        bar = (width - label_w - 70) * section["views"] / peak
+        bar = (width - label_w - 60) * section["views"] / peak
         name = section["section"]
-        short = name if len(name) <= 24 else name[:23] + "\u2026"
+        short = name if len(name) <= 18 else name[:17] + "\u2026"
         parts.append(
             f"<g><title>{escape(name)}: {section['views']} views, "
             f"{section['visitors']} visitors</title>"
@@ -291,7 +291,7 @@ def _chart_consent(stats: list[Any], optional: list[tuple[str, str]]) -> str:
     days, rates, decisions = consent_rates(stats, keys)
     if not days:
         return "<p>No consent decisions in the log yet.</p>"
-    width, height, left, bottom, top = 640, 220, 44, 24, 10
+    width, height, left, bottom, top = 480, 200, 48, 24, 12
     plot_w, plot_h = width - left - 8, height - bottom - top
     step = plot_w / max(len(days) - 1, 1)
     parts = [
@@ -300,7 +300,7 @@ def _chart_consent(stats: list[Any], optional: list[tuple[str, str]]) -> str:
         '<title id="cr-title">Share of decisions granting each category, per day</title>',
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 8}" y2="{top + plot_h}" '
         f'stroke="{_GREY}"/>',
-        f'<text x="{left - 4}" y="{top + 10}" text-anchor="end" class="axis">100%</text>',
+        f'<text x="{left - 4}" y="{top + 12}" text-anchor="end" class="axis">100%</text>',
         f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" class="axis">0%</text>',
     ]
     legend: list[str] = []
@@ -353,8 +353,9 @@ h1{{font-size:1.5rem;margin:.5rem 0}} h2{{font-size:1.15rem;margin:1.5rem 0 .5re
 .cards{{display:flex;flex-wrap:wrap;gap:.75rem;padding:0;margin:0;list-style:none}}
 .cards li{{flex:1 1 8rem;border:1px solid #c9ced6;border-radius:.5rem;padding:.5rem .75rem}}
 .cards b{{display:block;font-size:1.4rem}}
-.chart{{width:100%;height:auto;display:block}}
-.axis,.label{{font-size:12px;fill:#3d434c}} .label{{font-size:13px}}
+.chart{{width:100%;max-width:36rem;height:auto;display:block}}
+.axis,.label{{font-size:14px;fill:#3d434c}} .label{{font-size:15px}}
+.section td{{font-weight:600}}
 .legend{{font-size:.9rem;margin:.25rem 0}}
 .key{{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 .6rem;
 vertical-align:middle;border-radius:2px}}
@@ -396,7 +397,8 @@ def render_dashboard(
         )
     )
     section_rows = "".join(
-        f"<tr><td>{escape(s['section'])}</td><td>{s['views']}</td><td>{s['visitors']}</td></tr>"
+        f'<tr class="section"><td>{escape(s["section"])}</td><td>{s["views"]}</td>'
+        f"<td>{s['visitors']}</td></tr>"
         + "".join(
             f"<tr><td>&nbsp;&nbsp;{escape(p['path'])}</td><td>{p['views']}</td>"
             f"<td>{p['visitors']}</td></tr>"

@@ -247,7 +247,7 @@ class AnalyticsTracker:
 
     async def stop(self) -> None:
         """Flush what is queued, stop the flush task and close the store."""
-        if not self._started:
+        if not self._started and not self._queue and self._executor is None:
             return
         self._stopping = True
         task, self._task = self._task, None
