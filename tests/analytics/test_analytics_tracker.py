@@ -476,3 +476,23 @@ def test_day_boundary_uses_utc(config_factory: ConfigFactory) -> None:
         ("2026-03-03", 0, 1),
     ]
     assert DAY == 86400.0
+
+
+def test_unreachable_postgresql_logs_without_password(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from analytics_helpers import make_config
+
+    config = make_config("postgresql://site:hunter2-secret@127.0.0.1:1/db")
+    tracker = AnalyticsTracker(config, clock=clock)
+
+    async def scenario() -> None:
+        await tracker.start()
+        assert view(tracker, "/") is not None
+        await tracker.stop()
+
+    caplog.set_level(logging.DEBUG, logger="consentkit.analytics")
+    run(scenario())
+    assert tracker.failed_batches == 1
+    assert "cannot connect to PostgreSQL" in caplog.text
+    assert "hunter2" not in caplog.text and KEY not in caplog.text
