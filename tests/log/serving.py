@@ -1,0 +1,132 @@
+"""Uvicorn servers in subprocesses and a bounded-concurrency decision load for the log tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Server:
+    """``uvicorn crash_app:app`` on a free port, logging to a file."""
+
+    def __init__(self, storage: str, log_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, CONSENTKIT_TEST_STORAGE=storage)
+        self._log = open(log_dir / f"uvicorn-{self.port}.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "crash_app:app", "--app-dir", str(HERE),
+             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+             "--log-level", "warning"],
+            env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {self.proc.returncode}")
+            try:
+                if httpx.get(self.url + "/consent", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("uvicorn did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self._log.close()
+
+    def stop(self) -> None:
+        """A normal shutdown."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+
+
+@dataclass
+class Load:
+    """What a load run saw: consent ids of acknowledged decisions, and failures."""
+
+    acked: list[str] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+
+
+async def decide(
+    urls: list[str],
+    *,
+    total: int | None = None,
+    duration: float | None = None,
+    concurrency: int = 16,
+    stop_after: float | None = None,
+    on_stop: object = None,
+) -> Load:
+    """POST accept_all decisions round-robin to ``urls`` with bounded concurrency.
+
+    Stops after ``total`` decisions or ``duration`` seconds. ``on_stop`` (a
+    callable) runs ``stop_after`` seconds in, while requests are in flight.
+    """
+    load = Load()
+    started = time.monotonic()
+    sent = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
+
+        async def worker(n: int) -> None:
+            nonlocal sent
+            while True:
+                if total is not None and sent >= total:
+                    return
+                if duration is not None and time.monotonic() - started > duration:
+                    return
+                url = urls[(sent + n) % len(urls)]
+                sent += 1
+                try:
+                    response = await client.post(
+                        url + "/consent",
+                        json={"action": "accept_all"},
+                        headers={"sec-fetch-site": "same-origin"},
+                    )
+                except httpx.HTTPError:
+                    load.errors += 1
+                    await asyncio.sleep(0.01)
+                    continue
+                load.statuses[response.status_code] = load.statuses.get(response.status_code, 0) + 1
+                if 200 <= response.status_code < 300:
+                    load.acked.append(response.json()["consent_id"])
+
+        async def stopper() -> None:
+            if stop_after is not None and callable(on_stop):
+                await asyncio.sleep(stop_after)
+                await asyncio.to_thread(on_stop)
+
+        await asyncio.gather(*(worker(n) for n in range(concurrency)), stopper())
+    return load
