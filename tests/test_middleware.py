@@ -320,3 +320,15 @@ def test_asset_headers_are_not_repeated(client: TestClient) -> None:
     response = client.get("/consent/consentkit.css")
     assert len(response.headers.get_list("content-length")) == 1
     assert int(response.headers["content-length"]) == len(response.content)
+
+
+def test_banner_without_snippet(make_config: Callable[..., ConsentConfig]) -> None:
+    from consentkit.consent import Consent
+
+    app = ConsentMiddleware(site(), config=make_config(insert_snippet=False))
+    with TestClient(app) as client:
+        text = client.get("/").text
+    assert 'id="consentkit-banner"' in text
+    assert "<script" not in text and "stylesheet" not in text
+    tags = app.renderer.snippet_tags(Consent(False, frozenset({"necessary"})), "n0nce").decode()
+    assert '<script src="/consent/consentkit.' in tags and 'nonce="n0nce"' in tags

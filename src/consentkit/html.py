@@ -193,12 +193,20 @@ class Renderer:
         )
 
     def fragment(self, consent: Consent, lang: str, next_path: str, nonce: str | None) -> bytes:
-        """HTML to insert before ``</body>``: stylesheet, script and, if undecided, banner."""
-        script = self._link + self._script(consent, nonce)
+        """HTML to insert before ``</body>``: stylesheet, script and, if undecided, banner.
+
+        With ``insert_snippet=False`` the site prints `snippet_tags` itself
+        and only the banner is inserted.
+        """
+        tags = self.snippet_tags(consent, nonce) if self._config.insert_snippet else b""
         if consent.decided or not self._config.insert_banner:
-            return script
+            return tags
         parts = self._language(lang).banner
-        return script + _attr(next_path).encode().join(parts)
+        return tags + _attr(next_path).encode().join(parts)
+
+    def snippet_tags(self, consent: Consent, nonce: str | None) -> bytes:
+        """The stylesheet link and script tag, for a site that places them itself."""
+        return self._link + self._script(consent, nonce)
 
     def privacy_page(self, consent: Consent, lang: str, nonce: str | None) -> bytes:
         """The privacy overview as a complete HTML document."""
