@@ -17,8 +17,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from audit_apps._common import AnalyticsConfig, db_dir, make_config, page
 from consentkit import ConsentMiddleware
+
+from ._common import AnalyticsConfig, db_dir, make_config, page
 
 
 @asynccontextmanager

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from audit_apps._common import db_dir, make_config, page
 from consentkit import ConsentMiddleware
+
+from ._common import db_dir, make_config, page
 
 BODY = (
     "<h1>News</h1>"

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from starlette.types import Receive, Scope, Send
 
-from audit_apps._common import db_dir, make_config, page
 from consentkit import ConsentMiddleware
+
+from ._common import db_dir, make_config, page
 
 
 async def site(scope: Scope, receive: Receive, send: Send) -> None:

@@ -7,8 +7,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from audit_apps._common import db_dir, make_config, page
 from consentkit import Category, ConsentMiddleware, Cookie
+
+from ._common import db_dir, make_config, page
 
 
 async def home(request: Request) -> HTMLResponse:
