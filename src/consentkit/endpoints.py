@@ -139,11 +139,8 @@ class Endpoints:
 
     # Reading.
 
-    def _language(self, scope: Scope) -> str:
-        return self.mw._language(scope)
-
     def _state(self, scope: Scope, consent: Consent) -> Response:
-        lang = self._language(scope)
+        lang = self.mw.language(scope)
         body = {
             **consent.as_dict(self.mw.all_keys),
             "declaration": self.mw.declarations[lang].data,
@@ -151,7 +148,7 @@ class Endpoints:
         return JSONResponse(body, headers={**_NO_STORE, "content-language": lang})
 
     def _privacy(self, scope: Scope, consent: Consent) -> Response:
-        lang = self._language(scope)
+        lang = self.mw.language(scope)
         accept = Headers(scope=scope).get("accept", "")
         if "application/json" in accept and "text/html" not in accept:
             return self._state(scope, consent)
@@ -299,7 +296,7 @@ class Endpoints:
         page: str,
         gpc: bool,
     ) -> datetime:
-        lang = self._language(scope)
+        lang = self.mw.language(scope)
         declaration = self.mw.declarations[lang]
         peer = scope.get("client")
         ip, _ = self.mw.addresses.resolve(

@@ -209,7 +209,7 @@ class ConsentMiddleware:
                 and (length is None or 0 <= length <= MAX_BUFFERED)
             ):
                 fragment = self.renderer.fragment(
-                    consent, self._language(scope), _next_path(scope), self.nonce(scope)
+                    consent, self.language(scope), _next_path(scope), self.nonce(scope)
                 )
                 injector = HtmlInjector(send, fragment)
                 await injector.start(message, length)
@@ -241,7 +241,8 @@ class ConsentMiddleware:
 
         return send_wrapper
 
-    def _language(self, scope: Scope) -> str:
+    def language(self, scope: Scope) -> str:
+        """The configured language that best fits the request's ``Accept-Language``."""
         for name, value in scope["headers"]:
             if name == b"accept-language":
                 return self.translator.negotiate(value.decode("latin-1"))
