@@ -1,0 +1,372 @@
+"""Consent log benchmarks: decisions per second over HTTP, and export of a million records.
+
+Run: ``.venv/bin/python benchmarks/bench_decisions.py [--duration 5] [--concurrency 32]
+[--records 1000000] [--no-postgres]``.
+
+1. Decisions per second: uvicorn (a subprocess, loopback) serving ``POST /consent``
+   ``{"action": "accept_all"}`` through `ConsentMiddleware` with SQLite and with
+   PostgreSQL, against a bare Starlette endpoint that parses the same JSON and
+   returns it. The load generator is a raw-socket HTTP/1.1 keep-alive client on
+   asyncio with bounded concurrency (one request in flight per connection)
+   and a fixed duration. Figures only; the machine's other load shows in them.
+2. Export: a million sealed records written straight into the database, then
+   ``consentkit log export`` (a subprocess, output to /dev/null): records per
+   second and the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+PG_DSN = os.environ.get("CONSENTKIT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+SECRET = "b" * 32
+HERE = Path(__file__).resolve().parent
+
+
+# The apps uvicorn serves (``--factory``).
+
+
+def make_bare_app() -> Any:
+    """A Starlette endpoint that parses the decision JSON and returns it."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def consent(request: Request) -> JSONResponse:
+        return JSONResponse(await request.json())
+
+    return Starlette(routes=[Route("/consent", consent, methods=["POST"])])
+
+
+def make_consent_app() -> Any:
+    """A site behind `ConsentMiddleware`, its log at ``BENCH_STORAGE``."""
+    from starlette.applications import Starlette
+
+    from consentkit import Category, ConsentConfig, ConsentMiddleware
+
+    config = ConsentConfig(
+        secret_keys=[SECRET],
+        categories=[
+            Category(key="necessary", label="Necessary", required=True),
+            Category(key="analytics", label="Analytics"),
+            Category(key="marketing", label="Marketing"),
+        ],
+        storage=os.environ["BENCH_STORAGE"],
+    )
+    return ConsentMiddleware(Starlette(), config=config)
+
+
+# The server and the load generator.
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Server:
+    """uvicorn serving one of the factories above."""
+
+    def __init__(self, factory: str, env: dict[str, str] | None = None) -> None:
+        self.port = _free_port()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"bench_decisions:{factory}",
+                "--factory",
+                "--app-dir",
+                str(HERE),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env={**os.environ, **(env or {})},
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"uvicorn ({factory}) did not start")
+
+    def stop(self) -> None:
+        """Shut uvicorn down normally."""
+        self.proc.terminate()
+        self.proc.wait(15)
+
+
+BODY = b'{"action":"accept_all"}'
+
+
+def _request(port: int) -> bytes:
+    return (
+        f"POST /consent HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Content-Type: application/json\r\nSec-Fetch-Site: same-origin\r\n"
+        f"Content-Length: {len(BODY)}\r\n\r\n"
+    ).encode() + BODY
+
+
+async def _connection(port: int, until: float, counts: dict[str, int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = _request(port)
+    try:
+        while time.monotonic() < until:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            if length:
+                await reader.readexactly(length)
+            counts["ok" if 200 <= status < 300 else "bad"] += 1
+    finally:
+        writer.close()
+
+
+async def _load(port: int, duration: float, concurrency: int) -> tuple[float, int]:
+    counts = {"ok": 0, "bad": 0}
+    # Warm up (connections, caches, the log's first transaction), then measure.
+    await asyncio.gather(
+        *(_connection(port, time.monotonic() + 0.5, counts) for _ in range(concurrency))
+    )
+    counts = {"ok": 0, "bad": 0}
+    start = time.monotonic()
+    await asyncio.gather(*(_connection(port, start + duration, counts) for _ in range(concurrency)))
+    elapsed = time.monotonic() - start
+    return counts["ok"] / elapsed, counts["bad"]
+
+
+def measure(factory: str, env: dict[str, str], duration: float, concurrency: int) -> float:
+    """Decisions (2xx answers) per second from a fresh server."""
+    server = Server(factory, env)
+    try:
+        rate, bad = asyncio.run(_load(server.port, duration, concurrency))
+    finally:
+        server.stop()
+    if bad:
+        print(f"  warning: {bad} non-2xx answers", file=sys.stderr)
+    return rate
+
+
+# PostgreSQL schemas for the runs.
+
+
+def _pg_schema() -> tuple[Any, str, str] | None:
+    try:
+        import psycopg
+
+        admin = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=3)
+    except Exception as exc:  # the benchmark runs without PostgreSQL too
+        print(f"PostgreSQL skipped: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return None
+    schema = f"ck_bench_{secrets.token_hex(4)}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in PG_DSN else "?"
+    return admin, schema, f"{PG_DSN}{sep}options=-csearch_path%3D{schema}"
+
+
+def _drop(pg: tuple[Any, str, str] | None) -> None:
+    if pg is not None:
+        admin, schema, _ = pg
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+# A million records, straight into the database.
+
+
+def _sealed_rows(count: int, chains: int = 4) -> Any:
+    from consentkit.log import Decision, derive_log_key
+    from consentkit.log.chain import Chain
+
+    key = derive_log_key(SECRET)
+    start = datetime.now(timezone.utc) - timedelta(days=30)
+    per_chain = count // chains
+    for c in range(chains):
+        chain = Chain(key)
+        for i in range(0, per_chain, 1000):
+            n = min(1000, per_chain - i)
+            decisions = [
+                Decision(
+                    consent_id=secrets.token_urlsafe(16),
+                    action="accept_all",
+                    granted=("analytics", "marketing", "necessary"),
+                    denied=(),
+                    policy_version="2026-01",
+                    declaration_hash="d" * 64,
+                    declaration_json="{}",
+                    language="en",
+                    surface="banner",
+                    path="/reports/2025",
+                    ip="203.0.113.0",
+                    user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+                    gpc=False,
+                )
+                for _ in range(n)
+            ]
+            now = start + timedelta(seconds=(c * per_chain + i) * 2)
+            records = chain.seal_batch(decisions, now)
+            chain.advance(records)
+            yield chain, records
+
+
+def fill_sqlite(path: str, count: int) -> None:
+    """``count`` sealed records in the SQLite log at ``path``."""
+    from consentkit.log.sqlite import _INSERT, _row, connect
+
+    conn = connect(path, "OFF")
+    conn.execute("BEGIN")
+    seen: set[str] = set()
+    for chain, records in _sealed_rows(count):
+        if chain.chain_id not in seen:
+            seen.add(chain.chain_id)
+            conn.execute(
+                "INSERT INTO consentkit_chains VALUES (?,?,?)",
+                (chain.chain_id, records[0].timestamp, chain.key.key_id),
+            )
+        conn.executemany(_INSERT, [_row(r) for r in records])
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def fill_postgres(dsn: str, count: int) -> None:
+    """``count`` sealed records in the PostgreSQL log at ``dsn`` (COPY)."""
+    from consentkit.log.postgres import _row, connect
+
+    conn = connect(dsn)
+    columns = (
+        "chain_id, seq, record_id, consent_id, ts, action, granted, denied, policy_version,"
+        " declaration_hash, language, surface, path, ip, user_agent, gpc, key_id, prev_mac, mac"
+    )
+    seen: set[str] = set()
+    with conn.transaction(), conn.cursor() as cur:
+        with cur.copy(f"COPY consentkit_log ({columns}) FROM STDIN") as copy:
+            for chain, records in _sealed_rows(count):
+                seen.add(chain.chain_id)
+                for record in records:
+                    copy.write_row(_row(record))
+        for chain_id in seen:
+            cur.execute(
+                "INSERT INTO consentkit_chains VALUES (%s, now(), %s)",
+                (chain_id, chain.key.key_id),
+            )
+    conn.close()
+
+
+def measure_export(url: str) -> tuple[int, float, float]:
+    """(records, seconds, peak RSS in MB) of ``consentkit log export`` to /dev/null."""
+    with open(os.devnull, "wb") as devnull:
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "consentkit", "log", "export", "--storage", url],
+            stdout=devnull,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.monotonic() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"export failed with {proc.returncode}")
+    count = _count(url)
+    return count, elapsed, usage.ru_maxrss / 1024
+
+
+def _count(url: str) -> int:
+    from consentkit.log.read import open_reader
+
+    with open_reader(url) as reader:
+        rows = reader._query("SELECT count(*) FROM consentkit_log")
+    return int(rows[0][0])
+
+
+def main() -> None:
+    """Run both benchmarks and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--skip-export", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    pg = None if args.no_postgres else _pg_schema()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            if not args.skip_http:
+                print(f"decisions over HTTP: {args.concurrency} connections, {args.duration}s each")
+                bare = measure("make_bare_app", {}, args.duration, args.concurrency)
+                print(f"  bare Starlette endpoint: {bare:8.0f} req/s")
+                results["bare_rps"] = round(bare)
+                sqlite_url = f"sqlite:///{tmp}/bench.db"
+                rate = measure(
+                    "make_consent_app",
+                    {"BENCH_STORAGE": sqlite_url},
+                    args.duration,
+                    args.concurrency,
+                )
+                print(f"  consentkit + SQLite:     {rate:8.0f} decisions/s  ({rate / bare:.2f}x)")
+                results["sqlite_dps"], results["sqlite_ratio"] = round(rate), round(rate / bare, 3)
+                if pg is not None:
+                    rate = measure(
+                        "make_consent_app",
+                        {"BENCH_STORAGE": pg[2]},
+                        args.duration,
+                        args.concurrency,
+                    )
+                    print(
+                        f"  consentkit + PostgreSQL: {rate:8.0f} decisions/s  ({rate / bare:.2f}x)"
+                    )
+                    results["pg_dps"], results["pg_ratio"] = round(rate), round(rate / bare, 3)
+            if not args.skip_export:
+                print(f"export of {args.records} records (consentkit log export > /dev/null)")
+                path = f"{tmp}/export.db"
+                fill_sqlite(path, args.records)
+                count, seconds, rss = measure_export(f"sqlite:///{path}")
+                print(f"  SQLite:     {count / seconds:9.0f} records/s, peak RSS {rss:.1f} MB")
+                results["sqlite_export_rps"], results["sqlite_export_rss_mb"] = (
+                    round(count / seconds),
+                    round(rss, 1),
+                )
+                if pg is not None:
+                    _drop(pg)
+                    pg = _pg_schema()
+                if pg is not None:
+                    fill_postgres(pg[2], args.records)
+                    count, seconds, rss = measure_export(pg[2])
+                    print(f"  PostgreSQL: {count / seconds:9.0f} records/s, peak RSS {rss:.1f} MB")
+                    results["pg_export_rps"], results["pg_export_rss_mb"] = (
+                        round(count / seconds),
+                        round(rss, 1),
+                    )
+        finally:
+            _drop(pg)
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
