@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import Depends, FastAPI
+from fastapi.responses import HTMLResponse
 
-from consentkit import Category, Consent, ConsentConfig, ConsentMiddleware, Cookie, get_consent
+from consentkit import Category, Consent, ConsentConfig, ConsentMiddleware, Cookie
+from consentkit.integrations.fastapi import ConsentDep, require_consent
 
 config = ConsentConfig(
     storage="sqlite:///fastapi-consent.db",
@@ -29,20 +30,15 @@ app = FastAPI()
 app.add_middleware(ConsentMiddleware, config=config)
 
 
-def require_analytics(request: Request) -> Consent:
-    consent = get_consent(request)  # the visitor's verified choice, also request.state.consent
-    if not consent.allows("analytics"):
-        raise HTTPException(403, "analytics consent needed")
-    return consent
-
-
 @app.get("/", response_class=HTMLResponse)
-def home() -> HTMLResponse:
-    page = HTMLResponse("<!doctype html><html><body><h1>Hello</h1></body></html>")
+def home(consent: ConsentDep) -> HTMLResponse:
+    state = "on" if consent.allows("analytics") else "off"
+    page = HTMLResponse(f"<!doctype html><html><body><h1>Analytics {state}</h1></body></html>")
     page.set_cookie("stats_id", "42")  # dropped by the middleware unless analytics is granted
     return page
 
 
 @app.get("/stats")
-def stats(given: Annotated[Consent, Depends(require_analytics)]) -> JSONResponse:
-    return JSONResponse({"consent_id": given.consent_id, "granted": sorted(given.granted)})
+def stats(consent: Annotated[Consent, Depends(require_consent("analytics"))]) -> dict[str, object]:
+    """403 ``{"error": "consent_required", ...}`` unless the visitor granted analytics."""
+    return {"consent_id": consent.consent_id, "granted": sorted(consent.granted)}

@@ -25,7 +25,7 @@ from consentkit import (
     ConsentConfig,
     ConsentMiddleware,
     Cookie,
-    get_consent,
+    templating,
 )
 
 __all__ = ["Demo", "LanguageMiddleware", "build_config", "create_app"]
@@ -34,7 +34,11 @@ HERE = Path(__file__).parent
 LANG_COOKIE = "site_lang"
 LANG_MAX_AGE = 365 * 24 * 3600
 
-templates = Jinja2Templates(directory=str(HERE / "templates"))
+# consentkit's context processor puts the visitor's Consent in every template as ``consent``:
+# ``{% if consent.allows("marketing") %}`` works in the site's own templates.
+templates = Jinja2Templates(
+    directory=str(HERE / "templates"), context_processors=[templating.context_processor]
+)
 
 
 def build_config(*, storage: str, secret_keys: list[str], dashboard_password: str) -> ConsentConfig:
@@ -143,7 +147,6 @@ def _context(request: Request, **extra: Any) -> dict[str, Any]:
     nav = [(s.key, s.path) for s in SECTIONS]
     return {
         "request": request,
-        "consent": get_consent(request),
         "lang": lang,
         "dir": "rtl" if lang in RTL else "ltr",
         "t": UI[lang],

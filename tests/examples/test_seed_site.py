@@ -92,8 +92,12 @@ def test_video_is_a_placeholder_until_marketing_is_allowed(client: TestClient) -
     html = client.get("/").text
     assert "data-video-slot" in html
     assert '<script type="text/plain" data-consent="marketing">' in html
+    assert "video-placeholder" in html
     client.post("/consent", json={"action": "accept_all"}, headers=ORIGIN)
     assert "demo_video" not in client.cookies  # set by the activated script in the browser only
+    html = client.get("/").text
+    assert "video-placeholder" not in html  # the template asks consent.allows("marketing")
+    assert '<script type="text/plain" data-consent="marketing">' in html
 
 
 def test_decision_then_no_banner(client: TestClient) -> None:

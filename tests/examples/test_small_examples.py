@@ -46,13 +46,17 @@ def test_fastapi_banner_and_cookie_filtering(fastapi_client: TestClient) -> None
     page = fastapi_client.get("/")
     assert page.status_code == 200
     assert 'value="accept_all"' in page.text
+    assert "Analytics off" in page.text
     assert "stats_id" not in page.cookies
-    assert fastapi_client.get("/stats").status_code == 403
+    refused = fastapi_client.get("/stats")
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "consent_required"
 
     decided = fastapi_client.post("/consent", json={"action": "accept_all"}, headers=ORIGIN)
     assert decided.status_code == 200
     page = fastapi_client.get("/")
     assert page.cookies.get("stats_id") == "42"
+    assert "Analytics on" in page.text
     assert 'value="accept_all"' not in page.text
     stats = fastapi_client.get("/stats").json()
     assert stats["granted"] == ["analytics", "necessary"]

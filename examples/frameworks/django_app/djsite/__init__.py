@@ -1,0 +1,1 @@
+"""A one-app Django site served under ASGI behind ConsentMiddleware."""
