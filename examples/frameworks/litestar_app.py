@@ -5,12 +5,12 @@ from __future__ import annotations
 from frameworks_config import example_config
 from litestar import Litestar, Request, get
 
-from consentkit import Consent, ConsentConfig, ConsentMiddleware
-from consentkit.integrations.litestar import get_consent, provide_consent, wrap
+from consentkit import ConsentConfig, ConsentMiddleware
+from consentkit.integrations.litestar import ConsentParam, get_consent, provide_consent, wrap
 
 
 @get("/me")
-async def me(consent: Consent) -> dict[str, object]:
+async def me(consent: ConsentParam) -> dict[str, object]:
     """The visitor's choice, injected by ``provide_consent``."""
     return {"decided": consent.decided, "granted": sorted(consent.granted)}
 

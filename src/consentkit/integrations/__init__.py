@@ -1,0 +1,10 @@
+"""Framework helpers; each module imports its framework, so import only the one you use.
+
+- ``consentkit.integrations.fastapi``: ``require_consent(key)`` and ``ConsentDep``.
+- ``consentkit.integrations.django``: ``get_consent(request)`` under ASGI, a view
+  decorator and a template context processor.
+- ``consentkit.integrations.litestar``: ``get_consent(request)``, a dependency provider
+  and ``wrap(app, config)``.
+
+Starlette and bare ASGI apps need nothing more than `consentkit.get_consent`.
+"""

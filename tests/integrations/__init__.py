@@ -1,0 +1,1 @@
+"""Framework integration tests: each example driven through its own test client or uvicorn."""
