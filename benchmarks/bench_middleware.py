@@ -187,31 +187,25 @@ def over_http(rounds: int, seconds: int, storage: str, path: str) -> dict[str, f
         handle.write(APP_MODULE.format(bench_dir=bench_dir, storage=storage))
     cookies = {name: cookie for name, (_, cookie) in variants(storage).items()}
     samples: dict[str, list[float]] = {name: [] for name in cookies}
-    for port, name in enumerate(cookies, start=18301):
-        env = {**os.environ, "BENCH_VARIANT": name, "PYTHONPATH": workdir}
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bench_app:app",
-                "--port",
-                str(port),
-                "--host",
-                "127.0.0.1",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            env=env,
-        )
-        try:
-            time.sleep(1.5)
-            url = f"http://127.0.0.1:{port}{path}"
-            wrk(url, cookies[name], 1, 16)  # warm-up
-            for _ in range(rounds):
+    ports = dict(zip(cookies, range(18301, 18301 + len(cookies)), strict=True))
+    servers = []
+    try:
+        for name, port in ports.items():
+            env = {**os.environ, "BENCH_VARIANT": name, "PYTHONPATH": workdir}
+            servers.append(subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "bench_app:app", "--port", str(port),
+                 "--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"],
+                env=env,
+            ))  # fmt: skip
+        time.sleep(2)
+        for name, port in ports.items():  # warm-up
+            wrk(f"http://127.0.0.1:{port}{path}", cookies[name], 1, 16)
+        for _ in range(rounds):  # interleaved, so noise hits every variant alike
+            for name, port in ports.items():
+                url = f"http://127.0.0.1:{port}{path}"
                 samples[name].append(wrk(url, cookies[name], seconds, 16))
-        finally:
+    finally:
+        for server in servers:
             server.terminate()
             server.wait()
     return {name: statistics.median(values) for name, values in samples.items()}
@@ -223,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000, help="requests per round")
     parser.add_argument("--http", action="store_true", help="also measure over HTTP with wrk")
     parser.add_argument("--seconds", type=int, default=3, help="wrk run length")
+    parser.add_argument("--http-rounds", type=int, default=5)
     args = parser.parse_args(argv)
     storage = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
 
@@ -233,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         "In process, a 20 KB HTML page (insertion; banner when undecided):", page_medians
     )
     if args.http:
-        rps = over_http(3, args.seconds, storage, "/")
+        rps = over_http(args.http_rounds, args.seconds, storage, "/")
         print("\nOver HTTP (uvicorn, one worker, wrk -c16, loopback), plain text:")
         for name, value in rps.items():
             print(f"{name:<22}{value:>10.0f} req/s{value / rps['bare']:>8.1%} of bare")

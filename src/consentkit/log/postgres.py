@@ -34,12 +34,12 @@ __all__ = ["PostgresConsentLog", "connect", "migrate", "postgres_day_stats"]
 #: pg_advisory_xact_lock key serialising consent log migrations ("ckitlog1").
 _MIGRATION_LOCK = 0x636B69746C6F6731
 
-_INSERT = (
+_INSERT_HEAD = (
     "INSERT INTO consentkit_log (chain_id, seq, record_id, consent_id, ts, action, granted,"
     " denied, policy_version, declaration_hash, language, surface, path, ip, user_agent, gpc,"
-    " key_id, prev_mac, mac) VALUES"
-    " (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+    " key_id, prev_mac, mac) VALUES "
 )
+_VALUES = "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
 
 
 def _driver() -> Any:
@@ -187,7 +187,10 @@ class PostgresConsentLog(BatchWriterLog):
         register_chain: bool,
         now: datetime,
     ) -> None:
-        with conn.transaction(), conn.cursor() as cur:
+        # The chain's registration and new declarations are idempotent and may
+        # land on their own; the records go in one multi-row INSERT: one
+        # statement, one implicit transaction, one round trip.
+        with conn.cursor() as cur:
             if register_chain:
                 cur.execute(
                     "INSERT INTO consentkit_chains (chain_id, created_at, key_id)"
@@ -200,8 +203,11 @@ class PostgresConsentLog(BatchWriterLog):
                     " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                     [(h, body, now) for h, body in declarations.items()],
                 )
-            cur.executemany(_INSERT, [_row(r) for r in records])
-            self._committing()  # leaving the block sends COMMIT
+            params: list[Any] = []
+            for record in records:
+                params.extend(_row(record))
+            self._committing()
+            cur.execute(_INSERT_HEAD + ",".join([_VALUES] * len(records)), params)
 
 
 def _row(r: ConsentRecord) -> tuple[Any, ...]:

@@ -19,11 +19,13 @@ from consentkit.log.writer import BatchWriterLog
 
 __all__ = ["SQLiteConsentLog", "connect", "migrate", "sqlite_day_stats"]
 
-_INSERT = (
+_INSERT_HEAD = (
     "INSERT INTO consentkit_log (chain_id, seq, record_id, consent_id, ts, action, granted,"
     " denied, policy_version, declaration_hash, language, surface, path, ip, user_agent, gpc,"
-    " key_id, prev_mac, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " key_id, prev_mac, mac) VALUES "
 )
+_VALUES = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT = _INSERT_HEAD + _VALUES
 
 
 def connect(path: str, synchronous: str = "FULL", timeout: float = 10.0) -> sqlite3.Connection:
@@ -123,27 +125,27 @@ class SQLiteConsentLog(BatchWriterLog):
         register_chain: bool,
         now: datetime,
     ) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if register_chain:
-                conn.execute(
-                    "INSERT OR IGNORE INTO consentkit_chains (chain_id, created_at, key_id)"
-                    " VALUES (?,?,?)",
-                    (self.chain.chain_id, now.isoformat(), self.chain.key.key_id),
-                )
+        # The chain's registration and new declarations are idempotent and may
+        # land on their own; the records go in one multi-row INSERT, which is
+        # one implicit transaction and one trip out of the GIL (the writer
+        # thread shares the interpreter with the event loop).
+        if register_chain:
+            conn.execute(
+                "INSERT OR IGNORE INTO consentkit_chains (chain_id, created_at, key_id)"
+                " VALUES (?,?,?)",
+                (self.chain.chain_id, now.isoformat(), self.chain.key.key_id),
+            )
+        if declarations:
             conn.executemany(
                 "INSERT OR IGNORE INTO consentkit_declarations (hash, body, created_at)"
                 " VALUES (?,?,?)",
                 [(h, body, now.isoformat()) for h, body in declarations.items()],
             )
-            conn.executemany(_INSERT, [_row(r) for r in records])
-            self._committing()
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
+        params: list[Any] = []
+        for record in records:
+            params.extend(_row(record))
+        self._committing()
+        conn.execute(_INSERT_HEAD + ",".join([_VALUES] * len(records)), params)
 
 
 def _row(r: ConsentRecord) -> tuple[Any, ...]:

@@ -8,7 +8,9 @@ transaction has committed, or gets `StorageUnavailable`.
 
 After any failure the chain's head is read back from the database before the
 next write: a commit whose answer was lost may have landed, and the chain
-must continue after what is really stored, never fork.
+must continue after what is really stored, never fork. A write that fails on
+an open connection is checked and, if it did not land, retried once on a
+fresh connection (a server restart does not cost a decision).
 """
 
 from __future__ import annotations
@@ -58,7 +60,10 @@ class BatchWriterLog(ConsentLog):
         self._known_declarations: set[str] = set()
         self._chain_stored = False
         self._resync = False
-        self._commit_sent = False
+        #: (connected, commit sent) for the write in progress
+        self._attempt = (False, False)
+        #: the records and declarations of the write in progress
+        self._pending: tuple[list[ConsentRecord], dict[str, str]] = ([], {})
         self._lock = threading.Lock()
 
     # What a store provides (all called on the writer thread).
@@ -88,7 +93,7 @@ class BatchWriterLog(ConsentLog):
 
     def _committing(self) -> None:
         """Called by `_commit` just before COMMIT: from here a failure is ambiguous."""
-        self._commit_sent = True
+        self._attempt = (True, True)
 
     # The ConsentLog interface.
 
@@ -166,23 +171,33 @@ class BatchWriterLog(ConsentLog):
             future.set_result(record)
 
     def _write_with_retry(self, decisions: list[Decision]) -> list[ConsentRecord]:
-        # A connection kept from an earlier batch may have gone stale (the
-        # server restarted): one retry on a fresh connection, unless COMMIT
-        # was already sent (the batch may have landed: the caller gets an
-        # error, and the chain resumes after whatever is stored).
-        reused = self._conn is not None
+        # When a write fails on an open connection (it went stale, or the
+        # answer to COMMIT was lost), reconnect once and look at what is
+        # stored: a batch that landed is a success; one that did not is
+        # written again after the real head of the chain. The chain never
+        # forks and a decision is never stored twice by a retry.
         try:
             return self._write_once(decisions)
         except self.storage_errors:
-            if not reused or self._commit_sent:
-                raise
+            connected, sent = self._attempt
             self._disconnect()
             self._resync = True
-            return self._write_once(decisions)
+            if not connected:
+                raise  # could not even connect: the storage is down
+        self._conn = self._connect()
+        head = self._read_head(self._conn, self.chain.chain_id)
+        pending, declarations = self._pending
+        if sent and pending and head == (pending[-1].seq, pending[-1].mac):
+            self._resync = False
+            self._committed(pending, declarations)
+            return pending
+        return self._write_once(decisions)
 
     def _write_once(self, decisions: list[Decision]) -> list[ConsentRecord]:
+        self._attempt = (False, False)
         if self._conn is None:
             self._conn = self._connect()
+        self._attempt = (True, False)
         if self._resync:
             head = self._read_head(self._conn, self.chain.chain_id)
             if head is not None:
@@ -196,13 +211,13 @@ class BatchWriterLog(ConsentLog):
             for d in decisions
             if d.declaration_hash not in self._known_declarations
         }
-        self._commit_sent = False
-        try:
-            self._commit(self._conn, records, declarations, not self._chain_stored, now)
-        except BaseException:
-            self._resync = True
-            raise
+        self._pending = (records, declarations)
+        self._commit(self._conn, records, declarations, not self._chain_stored, now)
+        self._committed(records, declarations)
+        return records
+
+    def _committed(self, records: list[ConsentRecord], declarations: dict[str, str]) -> None:
         self.chain.advance(records)
         self._chain_stored = True
         self._known_declarations.update(declarations)
-        return records
+        self._pending = ([], {})
