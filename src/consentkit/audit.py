@@ -603,7 +603,10 @@ def run(args: argparse.Namespace) -> int:
     base = urlsplit(args.base_url)
     if base.scheme not in ("http", "https") or not base.hostname:
         return _usage(f"--base-url {args.base_url!r} must be like http://example.org")
-    from consentkit.testing import LifespanError
+    try:
+        from consentkit.testing import LifespanError
+    except ImportError as exc:  # httpx is a test-time dependency, not a runtime one
+        return _usage(f"the audit needs httpx ({exc}); install it: pip install httpx")
 
     try:
         app, _ = load_app(args.app)
