@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from consentkit.log.record import ConsentRecord, Decision
 
-__all__ = ["Chain", "LogKey", "derive_log_key", "seal"]
+__all__ = ["Chain", "LogKey", "derive_log_key", "log_keys_from_env", "new_chain_id", "seal"]
 
 
 class LogKey:

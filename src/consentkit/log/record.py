@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 __all__ = ["ACTIONS", "RECORD_FIELDS", "SURFACES", "ConsentRecord", "Decision"]
 
@@ -68,7 +68,7 @@ class ConsentRecord:
 
     def as_dict(self) -> dict[str, object]:
         """The record as plain JSON-ready data."""
-        data = asdict(self)
+        data: dict[str, object] = {name: getattr(self, name) for name in RECORD_FIELDS}
         data["granted"] = list(self.granted)
         data["denied"] = list(self.denied)
         return data
