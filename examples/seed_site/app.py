@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from examples.seed_site.content import ARTICLE, SECTIONS, find_page
-from examples.seed_site.texts import LANGUAGES, NAMES, RTL, UI
+from examples.seed_site.texts import CATEGORY_TEXTS, LANGUAGES, NAMES, RTL, UI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -48,6 +48,7 @@ def build_config(*, storage: str, secret_keys: list[str], dashboard_password: st
         policy_version="2026-01",
         storage=storage,
         languages=LANGUAGES,
+        texts=CATEGORY_TEXTS,
         categories=[
             Category(
                 key="necessary",

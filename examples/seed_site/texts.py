@@ -96,3 +96,38 @@ UI: dict[str, dict[str, str]] = {
         "not_found": "الصفحة غير موجودة",
     },
 }
+
+#: Category labels and descriptions in Hebrew and Arabic, as consentkit text overrides
+#: (``category_<key>_label`` / ``category_<key>_description``); English is declared in code.
+CATEGORY_TEXTS: dict[str, dict[str, str]] = {
+    "he": {
+        "category_necessary_label": "הכרחיות בהחלט",
+        "category_necessary_description": (
+            "נדרשות כדי שהאתר יפעל: בחירות העוגיות שלכם והשפה שבחרתם."
+        ),
+        "category_analytics_label": "ניתוח נתונים",
+        "category_analytics_description": (
+            "מזהות אתכם כשאתם חוזרים ועוזרות לצוות שלנו להבין אילו חלקים באתר מעניינים "
+            "ושימושיים לכם ביותר. צד ראשון בלבד: דבר אינו משותף."
+        ),
+        "category_marketing_label": "שיווק",
+        "category_marketing_description": (
+            "סרטונים משובצים משירות וידאו, שעשוי לזהות אתכם באתרים שונים. כבוי עד שתאשרו."
+        ),
+    },
+    "ar": {
+        "category_necessary_label": "ضرورية للغاية",
+        "category_necessary_description": (
+            "لازمة لعمل الموقع: خياراتك بشأن ملفات تعريف الارتباط واللغة التي اخترتها."
+        ),
+        "category_analytics_label": "التحليلات",
+        "category_analytics_description": (
+            "تتعرف عليك عند عودتك وتساعد فريقنا على فهم أقسام الموقع التي تجدها الأكثر إثارة "
+            "للاهتمام وفائدة. من الطرف الأول فقط: لا تتم مشاركة أي شيء."
+        ),
+        "category_marketing_label": "التسويق",
+        "category_marketing_description": (
+            "مقاطع فيديو مضمّنة من خدمة فيديو قد تتعرف عليك عبر المواقع. معطلة حتى تسمح بها."
+        ),
+    },
+}

@@ -116,7 +116,10 @@ def test_language_switcher_sets_banner_language(client: TestClient, demo: Demo) 
     assert "site_lang=he" in response.headers["set-cookie"]
     html = client.get("/reports").text
     assert '<html lang="he" dir="rtl">' in html
-    assert client.get("/consent").headers["content-language"] == "he"
+    state = client.get("/consent")
+    assert state.headers["content-language"] == "he"
+    labels = {c["key"]: c["label"] for c in state.json()["declaration"]["categories"]}
+    assert labels["analytics"] == "ניתוח נתונים"
     with TestClient(demo.app, cookies={"site_lang": "ar"}) as other:
         arabic = other.get("/", headers={"accept-language": "he"})
     assert '<html lang="ar" dir="rtl">' in arabic.text
