@@ -15,6 +15,20 @@ from examples.seed_site.app import create_app
 from tests.live import serve
 
 CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_violations(page: Any) -> list[Any]:
+    """WCAG 2.1 A/AA violations axe-core finds on the page (needs ``npm ci``)."""
+    page.add_script_tag(path=str(AXE))
+    found: list[Any] = page.evaluate(
+        """async (tags) => (await axe.run(document, {runOnly: {type: "tag", values: tags}}))
+            .violations.map(v => [v.id, v.nodes.map(n => n.target.join(" "))])""",
+        WCAG,
+    )
+    return found
+
 
 pytestmark = pytest.mark.browser
 
@@ -22,6 +36,8 @@ pytestmark = pytest.mark.browser
 def _missing() -> str | None:
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is missing (apt-get install chromium, or `make browser`)"
+    if not AXE.exists():
+        return f"{AXE} is missing (npm ci)"
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -61,6 +77,7 @@ def test_demo_in_a_browser(browser: Any, tmp_path: Path) -> None:
         assert banner.is_visible()
         assert page.get_by_role("button", name="Reject all").is_visible()
         assert page.locator(".video-placeholder").is_visible()
+        assert axe_violations(page) == []  # the site's own pages, with the banner showing
 
         banner.click()
         page.wait_for_selector(".player .play")  # the marketing script ran: the local player
@@ -99,4 +116,6 @@ def test_hebrew_switcher_in_a_browser(browser: Any, tmp_path: Path) -> None:
         page.wait_for_url("**/events/paris")
         assert page.locator("html").get_attribute("dir") == "rtl"
         assert page.get_by_role("button", name="Reject all").count() == 0  # banner in Hebrew
+        assert page.get_by_text("ניתוח נתונים").count() >= 1
+        assert axe_violations(page) == []
         context.close()
