@@ -123,8 +123,8 @@ async def simulate(
             clock.now = visit.at
             client = clients.get(visit.visitor)
             if client is None:
-                decision = rng.choices(*zip(*DECISIONS, strict=True))[0]
-                language = rng.choices(*zip(*LANGUAGE_HEADERS, strict=True))[0]
+                decision = _weighted(rng, DECISIONS)
+                language = _weighted(rng, LANGUAGE_HEADERS)
                 gpc = rng.random() < 0.06
                 profiles[visit.visitor] = (decision, language, rng.choice(AGENTS), gpc)
                 headers = {"user-agent": profiles[visit.visitor][2], "accept-language": language}
@@ -148,6 +148,10 @@ async def simulate(
         for client in clients.values():
             await client.aclose()
     return summary
+
+
+def _weighted(rng: random.Random, options: tuple[tuple[str, int], ...]) -> str:
+    return rng.choices([o for o, _ in options], [w for _, w in options])[0]
 
 
 async def _decide(client: httpx.AsyncClient, decision: str, path: str) -> None:
