@@ -1,0 +1,156 @@
+"""The auditor's guide shows real output: each command is run again here on fresh demo data.
+
+Timestamps, ids and counts differ from run to run; what must not drift is the shape of the
+output the guide shows: the same phrases, the same exit codes. Each phrase is checked in both
+the guide and the live output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from examples.seed_site.traffic import simulate
+
+ROOT = Path(__file__).resolve().parents[2]
+GUIDE = (ROOT / "docs" / "auditors.md").read_text()
+KEY = "docs-demo-key-please-use-your-own-32-bytes-or-more"
+
+
+def consentkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CONSENTKIT_SECRET_KEYS": KEY}
+    env.pop("CONSENTKIT_LOG_KEY", None)
+    return subprocess.run(
+        [sys.executable, "-m", "consentkit", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("auditors")
+    asyncio.run(simulate(f"sqlite:///{folder}/demo.db", [KEY], visitors=40, days=7))
+    return folder
+
+
+def _copy(folder: Path, name: str) -> Path:
+    shutil.copy(folder / "demo.db", folder / name)
+    return folder / name
+
+
+def both(phrase: str, output: str) -> None:
+    assert phrase in GUIDE, f"the guide no longer shows {phrase!r}"
+    assert phrase in output, f"the command no longer prints {phrase!r}:\n{output}"
+
+
+@pytest.mark.slow
+def test_verify_checkpoint_and_tampering(demo_db: Path) -> None:
+    ok = consentkit("log", "verify", "--storage", "sqlite:///demo.db", cwd=demo_db)
+    assert ok.returncode == 0
+    both("records in 1 chain(s), from ", ok.stdout)
+    assert ok.stdout.startswith("OK: ")
+
+    tampered = _copy(demo_db, "tampered.db")
+    with sqlite3.connect(tampered) as db:
+        db.execute(
+            "UPDATE consentkit_log SET granted = ?, denied = ? WHERE seq = 2",
+            (json.dumps(["analytics", "marketing", "necessary"]), "[]"),
+        )
+    bad = consentkit("log", "verify", "--storage", "sqlite:///tampered.db", cwd=demo_db)
+    assert bad.returncode == 1
+    both("its content does not match its MAC: altered or forged", bad.stdout + bad.stderr)
+
+    deleted = _copy(demo_db, "deleted.db")
+    with sqlite3.connect(deleted) as db:
+        db.execute("DELETE FROM consentkit_log WHERE seq = 7")
+    gone = consentkit("log", "verify", "--storage", "sqlite:///deleted.db", cwd=demo_db)
+    assert gone.returncode == 1
+    both("missing: record seq 7 deleted (the chain jumps to seq 8)", gone.stdout + gone.stderr)
+
+    checkpoint = consentkit("log", "checkpoint", "--storage", "sqlite:///demo.db", cwd=demo_db)
+    assert checkpoint.returncode == 0
+    both('"format": "consentkit-log-checkpoint/1"', checkpoint.stdout)
+    (demo_db / "checkpoint.json").write_text(checkpoint.stdout)
+    cut = _copy(demo_db, "cut.db")
+    with sqlite3.connect(cut) as db:
+        (last,) = db.execute("SELECT max(seq) FROM consentkit_log").fetchone()
+        db.execute("DELETE FROM consentkit_log WHERE seq >= ?", (last - 1,))
+    alone = consentkit("log", "verify", "--storage", "sqlite:///cut.db", cwd=demo_db)
+    assert alone.returncode == 0
+    caught = consentkit(
+        "log",
+        "verify",
+        "--storage",
+        "sqlite:///cut.db",
+        "--checkpoint",
+        "checkpoint.json",
+        cwd=demo_db,
+    )
+    assert caught.returncode == 1
+    both("cut off the end: the log ends at seq", caught.stdout + caught.stderr)
+
+    wrong = consentkit(
+        "log", "verify", "--storage", "sqlite:///demo.db", "--log-key", "w" * 40, cwd=demo_db
+    )
+    assert wrong.returncode == 3
+    both("consentkit: error: wrong log key: this log is signed with key id(s)", wrong.stderr)
+
+
+@pytest.mark.slow
+def test_export_show_stats_purge(demo_db: Path) -> None:
+    export = consentkit("log", "export", "--storage", "sqlite:///demo.db", cwd=demo_db)
+    assert export.returncode == 0
+    first = json.loads(export.stdout.splitlines()[0])
+    documented = json.loads(
+        next(line for line in GUIDE.splitlines() if line.startswith('{"chain_id"'))
+    )
+    assert list(first) == list(documented)
+
+    csv = consentkit(
+        "log", "export", "--storage", "sqlite:///demo.db", "--format", "csv", cwd=demo_db
+    )
+    both("chain_id,seq,record_id,consent_id,timestamp,action,granted,denied", csv.stdout)
+
+    show = consentkit(
+        "log", "show", "--storage", "sqlite:///demo.db", "--", first["consent_id"], cwd=demo_db
+    )
+    assert show.returncode == 0
+    for phrase in ("granted=", "denied=", "policy=2026-01", "surface=banner", "declaration="):
+        both(phrase, show.stdout)
+
+    stats = consentkit("log", "stats", "--storage", "sqlite:///demo.db", cwd=demo_db)
+    assert stats.returncode == 0
+    both("day         policy   decisions", stats.stdout)
+    both("decisions. Acceptance rate per category:", stats.stdout)
+
+    _copy(demo_db, "purge.db")
+    purge = consentkit(
+        "log", "purge", "--older-than", "3", "--storage", "sqlite:///purge.db", cwd=demo_db
+    )
+    assert purge.returncode == 0
+    both("records older than 3 days from 1 chain(s);", purge.stdout)
+    after = consentkit("log", "verify", "--storage", "sqlite:///purge.db", cwd=demo_db)
+    assert after.returncode == 0
+    both("1 chain(s) start after a purge", after.stdout)
+
+
+@pytest.mark.slow
+def test_analytics_report_shape(demo_db: Path) -> None:
+    table = consentkit(
+        "analytics", "report", "--storage", "sqlite:///demo.db", "--days", "7", cwd=demo_db
+    )
+    assert table.returncode == 0
+    analytics_page = (ROOT / "docs" / "analytics.md").read_text()
+    for phrase in ("consented share of views", "By section", "section / page"):
+        assert phrase in analytics_page and phrase in table.stdout
