@@ -81,3 +81,22 @@ def test_readme_keeps_its_first_lines_and_example_runs(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "CONSENTKIT_SECRET_KEYS"}
     code = example[1] + "\nassert callable(app)\n"
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True)
+
+
+def _python_blocks() -> list[tuple[str, int, str]]:
+    found = []
+    for page in sorted(DOCS.glob("*.md")):
+        for index, code in enumerate(
+            re.findall(r"```python[^\n]*\n(.*?)```", page.read_text(), re.DOTALL)
+        ):
+            found.append((page.name, index, code))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("page", "index", "code"),
+    _python_blocks(),
+    ids=lambda v: v if isinstance(v, str) and v.endswith(".md") else "",
+)
+def test_every_python_block_in_the_docs_is_valid_python(page: str, index: int, code: str) -> None:
+    compile(code, f"{page}[{index}]", "exec")
