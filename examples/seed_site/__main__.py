@@ -12,15 +12,18 @@ from examples.seed_site.app import Demo, create_app
 DEFAULT_STORAGE = "sqlite:///demo.db"
 
 
-def _fresh_sqlite(storage: str) -> None:
+def _fresh_sqlite(storage: str) -> bool:
     """Remove an old demo database: its consent log was signed with another demo key."""
     if not storage.startswith("sqlite:///"):
-        return
+        return False
     path = Path(storage.removeprefix("sqlite:///"))
+    removed = False
     for suffix in ("", "-wal", "-shm"):
         candidate = path.with_name(path.name + suffix)
         if candidate.exists():
             candidate.unlink()
+            removed = True
+    return removed
 
 
 def startup_message(demo: Demo, base: str) -> str:
@@ -47,10 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     keys = [k for k in from_env if k]
     if not keys:
         keys = [secrets.token_urlsafe(32)]
-        _fresh_sqlite(args.storage)
         print(
             "consentkit demo: generated a demo secret key (set CONSENTKIT_SECRET_KEYS to keep one)"
         )
+        if _fresh_sqlite(args.storage):
+            print("  removed the previous demo database: its log was signed with another key")
         print(f"  to audit this run's log: export CONSENTKIT_SECRET_KEYS={keys[0]}")
 
     if args.traffic:
