@@ -278,21 +278,35 @@ def fill_postgres(dsn: str, count: int) -> None:
     conn.close()
 
 
+# Runs the command and reports its own high-water RSS: VmHWM counts only this
+# program, while ru_maxrss would include the benchmark process it was forked from.
+_PEAK_RSS = (
+    "import sys\n"
+    "from consentkit.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "sys.stdout.flush()\n"
+    "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1],"
+    " file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
 def measure_export(url: str) -> tuple[int, float, float]:
     """(records, seconds, peak RSS in MB) of ``consentkit log export`` to /dev/null."""
     with open(os.devnull, "wb") as devnull:
         start = time.monotonic()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "consentkit", "log", "export", "--storage", url],
+        result = subprocess.run(
+            [sys.executable, "-c", _PEAK_RSS, "log", "export", "--storage", url],
             stdout=devnull,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
         )
-        _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.monotonic() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise RuntimeError(f"export failed with {proc.returncode}")
-    count = _count(url)
-    return count, elapsed, usage.ru_maxrss / 1024
+    if result.returncode:
+        raise RuntimeError(f"export failed with {result.returncode}: {result.stderr}")
+    peak_kb = int(result.stderr.split()[-1])
+    return _count(url), elapsed, peak_kb / 1024
 
 
 def _count(url: str) -> int:

@@ -9,6 +9,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from logsupport import SECRET, Database, fill, run_cli
 
 KEY_ENV = {"CONSENTKIT_SECRET_KEYS": SECRET}
@@ -43,9 +44,15 @@ def test_export_filters(store_url: str) -> None:
     out = run_cli("log", "export", "--storage", store_url, "--until", days[1])
     assert [json.loads(x)["seq"] for x in out.stdout.splitlines()] == [1, 2]
     out = run_cli(
-        "log", "export", "--storage", store_url, "--since", records[1].timestamp,
-        "--until", records[2].timestamp,
-    )  # fmt: skip
+        "log",
+        "export",
+        "--storage",
+        store_url,
+        "--since",
+        records[1].timestamp,
+        "--until",
+        records[2].timestamp,
+    )
     assert [json.loads(x)["seq"] for x in out.stdout.splitlines()] == [2]
     out = run_cli("log", "export", "--storage", store_url, "--consent-id", records[2].consent_id)
     assert [json.loads(x)["seq"] for x in out.stdout.splitlines()] == [3]
@@ -152,3 +159,58 @@ def test_purge_leaves_the_rest_verifiable(store_url: str, tmp_path: Path) -> Non
     result = run_cli("log", "verify", "--storage", store_url, env=KEY_ENV)
     assert result.returncode == 1
     assert f"chain {records[0].chain_id} record seq 8: missing" in result.stderr
+
+
+@pytest.mark.slow
+def test_export_streams_in_constant_memory(tmp_path: Path) -> None:
+    """200,000 records export with a peak RSS far under 100 MB (the bench does a million)."""
+    import os
+    import subprocess
+    import sys
+    from datetime import datetime, timezone
+
+    from logsupport import decision
+
+    from consentkit.log import derive_log_key
+    from consentkit.log.chain import Chain
+    from consentkit.log.sqlite import _INSERT, _row, connect
+
+    path = tmp_path / "big.db"
+    conn = connect(str(path), "OFF")
+    chain = Chain(derive_log_key(SECRET))
+    conn.execute("BEGIN")
+    for start in range(0, 200_000, 5000):
+        records = chain.seal_batch(
+            [decision(i) for i in range(start, start + 5000)], datetime.now(timezone.utc)
+        )
+        chain.advance(records)
+        conn.executemany(_INSERT, [_row(r) for r in records])
+    conn.execute("COMMIT")
+    conn.close()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CONSENTKIT_")}
+    with open(tmp_path / "export.jsonl", "wb") as out:
+        result = subprocess.run(
+            [sys.executable, "-c", PEAK_RSS, "log", "export", "--storage", f"sqlite:///{path}"],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            env=environ,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "export.jsonl", "rb") as exported:
+        assert sum(1 for _ in exported) == 200_000
+    peak_mb = int(result.stderr.split()[-2]) / 1024  # "VmHWM: 12345 kB"
+    assert peak_mb < 100, f"peak RSS {peak_mb:.0f} MB"
+
+
+# The command's own high-water RSS (VmHWM counts only this program, not the
+# pytest process it was forked from, which ru_maxrss would include).
+PEAK_RSS = (
+    "import sys\n"
+    "from consentkit.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "sys.stdout.flush()\n"
+    "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].strip(),"
+    " file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)

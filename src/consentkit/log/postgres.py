@@ -187,16 +187,11 @@ class PostgresConsentLog(BatchWriterLog):
         register_chain: bool,
         now: datetime,
     ) -> None:
-        # The chain's registration and new declarations are idempotent and may
-        # land on their own; the records go in one multi-row INSERT: one
-        # statement, one implicit transaction, one round trip.
+        # New declarations are idempotent and may land on their own. The
+        # records go in one multi-row INSERT: one statement, one implicit
+        # transaction, one round trip. Only a chain's first batch needs an
+        # explicit transaction, so the chain is never registered without them.
         with conn.cursor() as cur:
-            if register_chain:
-                cur.execute(
-                    "INSERT INTO consentkit_chains (chain_id, created_at, key_id)"
-                    " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                    (self.chain.chain_id, now, self.chain.key.key_id),
-                )
             if declarations:
                 cur.executemany(
                     "INSERT INTO consentkit_declarations (hash, body, created_at)"
@@ -206,8 +201,19 @@ class PostgresConsentLog(BatchWriterLog):
             params: list[Any] = []
             for record in records:
                 params.extend(_row(record))
-            self._committing()
-            cur.execute(_INSERT_HEAD + ",".join([_VALUES] * len(records)), params)
+            insert = _INSERT_HEAD + ",".join([_VALUES] * len(records))
+            if not register_chain:
+                self._committing()
+                cur.execute(insert, params)
+                return
+            with conn.transaction():
+                cur.execute(
+                    "INSERT INTO consentkit_chains (chain_id, created_at, key_id)"
+                    " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                    (self.chain.chain_id, now, self.chain.key.key_id),
+                )
+                cur.execute(insert, params)
+                self._committing()  # leaving the block sends COMMIT
 
 
 def _row(r: ConsentRecord) -> tuple[Any, ...]:

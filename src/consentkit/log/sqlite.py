@@ -125,16 +125,11 @@ class SQLiteConsentLog(BatchWriterLog):
         register_chain: bool,
         now: datetime,
     ) -> None:
-        # The chain's registration and new declarations are idempotent and may
-        # land on their own; the records go in one multi-row INSERT, which is
-        # one implicit transaction and one trip out of the GIL (the writer
-        # thread shares the interpreter with the event loop).
-        if register_chain:
-            conn.execute(
-                "INSERT OR IGNORE INTO consentkit_chains (chain_id, created_at, key_id)"
-                " VALUES (?,?,?)",
-                (self.chain.chain_id, now.isoformat(), self.chain.key.key_id),
-            )
+        # New declarations are idempotent and may land on their own. The
+        # records go in one multi-row INSERT: one implicit transaction and one
+        # trip out of the GIL (the writer thread shares the interpreter with
+        # the event loop). Only a chain's first batch needs an explicit
+        # transaction, so the chain is never registered without its records.
         if declarations:
             conn.executemany(
                 "INSERT OR IGNORE INTO consentkit_declarations (hash, body, created_at)"
@@ -144,8 +139,26 @@ class SQLiteConsentLog(BatchWriterLog):
         params: list[Any] = []
         for record in records:
             params.extend(_row(record))
-        self._committing()
-        conn.execute(_INSERT_HEAD + ",".join([_VALUES] * len(records)), params)
+        insert = _INSERT_HEAD + ",".join([_VALUES] * len(records))
+        if not register_chain:
+            self._committing()
+            conn.execute(insert, params)
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT OR IGNORE INTO consentkit_chains (chain_id, created_at, key_id)"
+                " VALUES (?,?,?)",
+                (self.chain.chain_id, now.isoformat(), self.chain.key.key_id),
+            )
+            conn.execute(insert, params)
+            self._committing()
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
 
 
 def _row(r: ConsentRecord) -> tuple[Any, ...]:
