@@ -53,15 +53,6 @@ async def data(request: Request) -> Response:
     return JSONResponse({"items": list(range(20))})
 
 
-async def stats(request: Request) -> Response:
-    tracker = app.tracker
-    assert tracker is not None
-    return JSONResponse(
-        {"dropped": tracker.dropped, "failed_batches": tracker.failed_batches,
-         "pending": tracker.pending}
-    )  # fmt: skip
-
-
 def make_config(storage: str) -> ConsentConfig:
     return ConsentConfig(
         secret_keys=[SECRET],
@@ -89,14 +80,31 @@ def make_config(storage: str) -> ConsentConfig:
     )
 
 
-routes = [
-    Route("/", page),
-    Route("/reports/{n}", page),
-    Route("/news/{n}", page),
-    Route("/stream", stream),
-    Route("/api/data", data),
-    Route("/_test/stats", stats),
-]
-app = ConsentMiddleware(
-    Starlette(routes=routes), config=make_config(os.environ["CONSENTKIT_TEST_STORAGE"])
-)
+def build(storage: str) -> ConsentMiddleware:
+    """The site behind the middleware, its log and analytics in ``storage``."""
+
+    async def stats(request: Request) -> Response:
+        tracker = middleware.tracker
+        assert tracker is not None
+        return JSONResponse(
+            {"dropped": tracker.dropped, "failed_batches": tracker.failed_batches,
+             "pending": tracker.pending}
+        )  # fmt: skip
+
+    routes = [
+        Route("/", page),
+        Route("/reports/{n}", page),
+        Route("/news/{n}", page),
+        Route("/stream", stream),
+        Route("/api/data", data),
+        Route("/_test/stats", stats),
+    ]
+    middleware = ConsentMiddleware(Starlette(routes=routes), config=make_config(storage))
+    return middleware
+
+
+def __getattr__(name: str) -> ConsentMiddleware:
+    # ``uvicorn tests.reliability.site_app:app`` builds it from CONSENTKIT_TEST_STORAGE.
+    if name == "app":
+        return build(os.environ["CONSENTKIT_TEST_STORAGE"])
+    raise AttributeError(name)
