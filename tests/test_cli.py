@@ -108,6 +108,7 @@ def test_help_lists_the_commands() -> None:
         (("log", "purge", "--storage", "sqlite:///x.db", "--older-than", "-5"), "at least 1"),
         (("log", "purge", "--storage", "sqlite:///x.db", "--older-than", "ten"), "whole number"),
         (("log", "show", "--storage", "sqlite:///x.db"), "CONSENT_ID"),
+        (("log", "show", "--storage", "sqlite:///x.db", "-abc"), "unrecognized arguments"),
         (("log", "verify", "--storage", "sqlite:///x.db"), "no log key"),
         (("log", "verify", "--config", "no_such_module:config"), "cannot import"),
         (("log", "verify", "--config", "os:no_such_attr"), "has no attribute"),
@@ -192,3 +193,12 @@ def test_export_into_a_closed_pipe_is_quiet(log_url: str) -> None:
         check=False,
     )
     assert "Traceback" not in pipeline.stderr
+
+
+def test_show_takes_ids_that_start_with_a_dash(log_url: str) -> None:
+    for args in (("--consent-id=-abc",), ("--", "-abc")):
+        result = cli("log", "show", "--storage", log_url, *args)
+        assert result.returncode == 1, result.stderr
+        assert "no records for consent id '-abc'" in result.stderr
+    found = cli("log", "show", "--storage", log_url, "--consent-id", "v1")
+    assert found.returncode == 0 and "accept_all" in found.stdout

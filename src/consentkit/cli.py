@@ -218,8 +218,11 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """``consentkit log show``: one visitor's history, oldest first."""
+    consent_id = args.consent_id_option or args.consent_id
+    if not consent_id:
+        raise UsageError("name the visitor: log show CONSENT_ID (or --consent-id=ID)")
     with _reader(args) as reader:
-        records = reader.records(consent_id=args.consent_id)
+        records = reader.records(consent_id=consent_id)
         if args.format == "jsonl":
             count = write_records(records, sys.stdout, "jsonl")
         else:
@@ -237,7 +240,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                     f"  record={record.record_id}"
                 )
     if not count:
-        print(f"no records for consent id {args.consent_id!r}", file=sys.stderr)
+        print(f"no records for consent id {consent_id!r}", file=sys.stderr)
         return EXIT_FAILED
     return 0
 
@@ -364,8 +367,13 @@ def _add_log_commands(subparsers: Any) -> None:
     _common(checkpoint)
     checkpoint.set_defaults(func=cmd_checkpoint)
 
-    show = commands.add_parser("show", help="one visitor's history, for a data-subject request")
-    show.add_argument("consent_id", metavar="CONSENT_ID")
+    show = commands.add_parser(
+        "show",
+        help="one visitor's history, for a data-subject request",
+        description="An id starting with '-' goes as --consent-id=ID (or after '--').",
+    )
+    show.add_argument("consent_id", metavar="CONSENT_ID", nargs="?")
+    show.add_argument("--consent-id", dest="consent_id_option", metavar="ID")
     _common(show)
     show.add_argument("--format", choices=("text", "jsonl"), default="text")
     show.set_defaults(func=cmd_show)
