@@ -62,15 +62,15 @@ class App:
             analytics=AnalyticsConfig(sections={"/reports": "Reports"}),
         )
         self.mw = ConsentMiddleware(site(), config=self.config)
-        self.runner = asyncio.Runner()
-        self.runner.run(self.mw.startup())
+        self.loop = asyncio.new_event_loop()  # one loop for every call (the log's futures)
+        self.loop.run_until_complete(self.mw.startup())
 
     def call(self, method: str, path: str, headers: list[tuple[bytes, bytes]], **kw: Any) -> Answer:
-        return self.runner.run(asgi_call(self.mw, method, path, headers, **kw))
+        return self.loop.run_until_complete(asgi_call(self.mw, method, path, headers, **kw))
 
     def close(self) -> None:
-        self.runner.run(self.mw.shutdown())
-        self.runner.close()
+        self.loop.run_until_complete(self.mw.shutdown())
+        self.loop.close()
 
 
 @pytest.fixture(scope="module")

@@ -44,6 +44,7 @@ def test_sixty_seconds_of_mixed_load(tmp_path: Path, record_property: object) ->
         "rss_kib_at_warm_up": warm[0] if warm else None,
         "rss_kib_peak": max(k for _, k in result.rss),
         "rss_kib_final": stats,
+        "rss_kib_every_10s": [kib for _, kib in result.rss][::10],
         "verify": summary,
     }
     print(json.dumps(figures, indent=1))
