@@ -123,7 +123,12 @@ def test_export_show_stats_purge(demo_db: Path) -> None:
     both("chain_id,seq,record_id,consent_id,timestamp,action,granted,denied", csv.stdout)
 
     show = consentkit(
-        "log", "show", "--storage", "sqlite:///demo.db", "--", first["consent_id"], cwd=demo_db
+        "log",
+        "show",
+        f"--consent-id={first['consent_id']}",
+        "--storage",
+        "sqlite:///demo.db",
+        cwd=demo_db,
     )
     assert show.returncode == 0
     for phrase in ("granted=", "denied=", "policy=2026-01", "surface=banner", "declaration="):
