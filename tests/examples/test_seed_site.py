@@ -216,3 +216,29 @@ def test_python_m_examples_seed_site_serves_and_prints_credentials(tmp_path: Pat
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.mark.slow
+def test_cookie_audit_of_the_demo_passes(tmp_path: Path) -> None:
+    """``consentkit audit`` crawls the whole demo: nothing non-necessary before consent."""
+    env = {**os.environ, "DEMO_STORAGE": f"sqlite:///{tmp_path}/audit.db"}
+    env.pop("CONSENTKIT_SECRET_KEYS", None)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "consentkit.audit",
+            "examples.seed_site.asgi:app",
+            "--crawl",
+            "40",
+            "--format",
+            "json",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "demo_video" in result.stdout  # set only by the gated script, in the browser
