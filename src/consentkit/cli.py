@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, NoReturn
 
+from consentkit import audit
+from consentkit.analytics import cli as analytics_cli
 from consentkit.errors import ConsentKitError, StorageError
 from consentkit.log.base import DayStats
 from consentkit.log.chain import LogKey, derive_log_key, log_keys_from_env
@@ -44,11 +46,9 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_STORAGE = 3
 
+
 #: Modules that add a top-level command with ``register(subparsers)``.
 #: The cookie audit (issue 6) joins this list the same way.
-COMMAND_MODULES = ("consentkit.analytics.cli",)
-
-
 class UsageError(Exception):
     """A mistake in the command line found after parsing (exit status 2)."""
 
@@ -399,22 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="consentkit", description="consentkit: cookie consent for ASGI sites")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_log_commands(subparsers)
-    for name in COMMAND_MODULES:
-        register = _command_module(name)
-        if register is not None:
-            register(subparsers)
+    analytics_cli.register(subparsers)
+    audit.register(subparsers)
     return parser
-
-
-def _command_module(name: str) -> Callable[[Any], None] | None:
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:  # not written yet; anything else is a real error
-            return None
-        raise
-    register: Callable[[Any], None] = module.register
-    return register
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:

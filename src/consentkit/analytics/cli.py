@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from consentkit.analytics.report import format_csv, format_table, query_report
 from consentkit.analytics.store import open_store, redact
@@ -49,7 +50,7 @@ def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     report.set_defaults(func=run_report)
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add the ``analytics`` command (with its ``report`` subcommand) to a CLI."""
     analytics = subparsers.add_parser(
         "analytics", help="first-party analytics reports", description="First-party analytics."
