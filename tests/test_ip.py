@@ -40,3 +40,38 @@ def test_forwarded_headers_need_a_trusted_peer() -> None:
     assert proxies.resolve("10.0.0.1", "1.2.3.4, 10.0.0.9", "https", "http") == ("1.2.3.4", "https")
     assert proxies.resolve("192.0.2.1", "1.2.3.4", "https", "http") == ("192.0.2.1", "http")
     assert proxies.resolve("10.0.0.1", None, "gopher", "http") == ("10.0.0.1", "http")
+
+
+@pytest.mark.parametrize(
+    "ip",
+    [
+        "0.0.0.0",
+        "255.255.255.255",
+        "1.2.3.4",
+        "01.2.3.4",
+        "1.2.3",
+        "1.2.3.4.5",
+        "256.1.1.1",
+        "1.2.3.-4",
+        "1.2.3.४",
+        " 1.2.3.4",
+        "1..3.4",
+        "::1",
+        "fe80::1%eth0",
+    ],
+)
+def test_ipv4_fast_path_agrees_with_ipaddress(ip: str) -> None:
+    import hashlib
+    import hmac
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        expected_truncated = expected_hash = None
+    else:
+        prefix = 24 if address.version == 4 else 48
+        expected_truncated = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+        expected_hash = hmac.new(b"k", address.packed, hashlib.sha256).hexdigest()[:32]
+    assert reduce_ip(ip, "truncate", b"k") == expected_truncated
+    assert reduce_ip(ip, "hash", b"k") == expected_hash

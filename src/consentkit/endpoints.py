@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -128,7 +128,7 @@ class Endpoints:
             return self._privacy(scope, consent)
         if path == self.dashboard_path:
             return await self._dashboard(scope, receive)
-        headers = Headers(scope=scope)
+        headers = _headers(scope)
         asset = self.mw.assets.response(path, headers.get("if-none-match"))
         if asset is None:
             raise _Refused(404, "not_found", path)
@@ -149,7 +149,7 @@ class Endpoints:
 
     def _privacy(self, scope: Scope, consent: Consent) -> Response:
         lang = self.mw.language(scope)
-        accept = Headers(scope=scope).get("accept", "")
+        accept = _headers(scope).get("accept", "")
         if "application/json" in accept and "text/html" not in accept:
             return self._state(scope, consent)
         page = self.mw.renderer.privacy_page(consent, lang, self.mw.nonce(scope))
@@ -174,7 +174,7 @@ class Endpoints:
     async def _decide(
         self, scope: Scope, receive: Receive, consent: Consent, cookies: dict[str, str]
     ) -> Response:
-        headers = Headers(scope=scope)
+        headers = _headers(scope)
         kind = _content_kind(headers)
         self._check_origin(scope, headers, form=kind == "form")
         body = await _read_body(headers, receive)
@@ -213,7 +213,7 @@ class Endpoints:
     async def _withdraw_request(
         self, scope: Scope, receive: Receive, consent: Consent, cookies: dict[str, str]
     ) -> Response:
-        headers = Headers(scope=scope)
+        headers = _headers(scope)
         self._check_origin(scope, headers, form=False)
         choice = _Choice("withdraw", frozenset(), "api", None, _referer_path(headers))
         return await self._withdraw(scope, consent, cookies, choice)
@@ -221,7 +221,7 @@ class Endpoints:
     async def _withdraw(
         self, scope: Scope, consent: Consent, cookies: dict[str, str], choice: _Choice
     ) -> Response:
-        headers = Headers(scope=scope)
+        headers = _headers(scope)
         consent_id = consent.consent_id or new_consent_id()
         await self._record(
             scope,
@@ -256,7 +256,7 @@ class Endpoints:
         if done is not None:
             return done[0], [done[1]]
         granted = consent.granted - overridden
-        headers = Headers(scope=scope)
+        headers = _headers(scope)
         try:
             now = await self._record(
                 scope,
@@ -288,7 +288,7 @@ class Endpoints:
     async def _record(
         self,
         scope: Scope,
-        headers: Headers,
+        headers: Mapping[str, str],
         consent_id: str,
         action: str,
         granted: frozenset[str],
@@ -328,7 +328,7 @@ class Endpoints:
             ) from None
         return datetime.fromisoformat(record.timestamp).astimezone(timezone.utc)
 
-    def _cookie(self, scope: Scope, headers: Headers, token: str) -> str:
+    def _cookie(self, scope: Scope, headers: Mapping[str, str], token: str) -> str:
         secure = self.config.cookie_secure
         if secure is None:
             peer = scope.get("client")
@@ -354,7 +354,7 @@ class Endpoints:
 
     # Parsing and checking.
 
-    def _check_origin(self, scope: Scope, headers: Headers, *, form: bool) -> None:
+    def _check_origin(self, scope: Scope, headers: Mapping[str, str], *, form: bool) -> None:
         fetch_site = headers.get("sec-fetch-site")
         if fetch_site is not None and fetch_site.lower() not in _SAME_SITE_FETCH:
             raise _Refused(403, "cross_site", f"Sec-Fetch-Site: {fetch_site[:40]}")
@@ -379,7 +379,7 @@ class Endpoints:
         name = origin_host.rsplit(":", 1)[0] if "]" not in origin_host else origin_host
         return name == domain or name.endswith("." + domain)
 
-    def _parse_json(self, body: bytes, headers: Headers) -> _Choice:
+    def _parse_json(self, body: bytes, headers: Mapping[str, str]) -> _Choice:
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -468,7 +468,7 @@ class _MethodNotAllowed(_Refused):
         return response
 
 
-def _content_kind(headers: Headers) -> str:
+def _content_kind(headers: Mapping[str, str]) -> str:
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         return "json"
@@ -481,7 +481,7 @@ def _content_kind(headers: Headers) -> str:
     )
 
 
-async def _read_body(headers: Headers, receive: Receive) -> bytes:
+async def _read_body(headers: Mapping[str, str], receive: Receive) -> bytes:
     declared = headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -500,7 +500,12 @@ async def _read_body(headers: Headers, receive: Receive) -> bytes:
             return bytes(body)
 
 
-def _has_gpc(headers: Headers) -> bool:
+def _headers(scope: Scope) -> dict[str, str]:
+    # One pass over the raw headers; the ones read here are single-valued.
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+
+
+def _has_gpc(headers: Mapping[str, str]) -> bool:
     return headers.get("sec-gpc", "").strip() == "1"
 
 
@@ -508,7 +513,7 @@ def _strip_query(path: str) -> str:
     return path.split("?", 1)[0].split("#", 1)[0]
 
 
-def _referer_path(headers: Headers) -> str:
+def _referer_path(headers: Mapping[str, str]) -> str:
     referer = headers.get("referer")
     if not referer:
         return ""

@@ -19,6 +19,11 @@ def reduce_ip(ip: str | None, mode: str, key: bytes) -> str | None:
     """
     if mode == "none" or not ip:
         return None
+    octets = _ipv4_octets(ip)
+    if octets is not None:  # the common case, without ipaddress's cost
+        if mode == "hash":
+            return hmac.new(key, bytes(octets), hashlib.sha256).hexdigest()[:32]
+        return f"{octets[0]}.{octets[1]}.{octets[2]}.0/24"
     try:
         address = ipaddress.ip_address(ip.strip())
     except ValueError:
@@ -29,6 +34,22 @@ def reduce_ip(ip: str | None, mode: str, key: bytes) -> str | None:
         return hmac.new(key, address.packed, hashlib.sha256).hexdigest()[:32]
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def _ipv4_octets(ip: str) -> list[int] | None:
+    parts = ip.split(".")
+    if len(parts) != 4:
+        return None
+    octets = []
+    for part in parts:
+        # Plain decimal only: no sign, no spaces, no leading zeros (as ipaddress).
+        if not part.isdigit() or not part.isascii() or (len(part) > 1 and part[0] == "0"):
+            return None
+        value = int(part)
+        if value > 255:
+            return None
+        octets.append(value)
+    return octets
 
 
 class ClientAddress:

@@ -6,10 +6,9 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import replace
 from datetime import datetime, timezone
 
-from consentkit.log.record import ConsentRecord, Decision
+from consentkit.log.record import ConsentRecord, Decision, canonical_json
 
 __all__ = ["Chain", "LogKey", "derive_log_key", "log_keys_from_env", "new_chain_id", "seal"]
 
@@ -65,27 +64,28 @@ def seal(
     decision: Decision, key: LogKey, chain_id: str, seq: int, prev_mac: str, now: datetime
 ) -> ConsentRecord:
     """The sealed record for ``decision`` as record ``seq`` of chain ``chain_id``."""
-    record = ConsentRecord(
-        chain_id=chain_id,
-        seq=seq,
-        record_id=secrets.token_hex(16),
-        consent_id=decision.consent_id,
-        timestamp=now.astimezone(timezone.utc).isoformat(timespec="microseconds"),
-        action=decision.action,
-        granted=tuple(sorted(decision.granted)),
-        denied=tuple(sorted(decision.denied)),
-        policy_version=decision.policy_version,
-        declaration_hash=decision.declaration_hash,
-        language=decision.language,
-        surface=decision.surface,
-        path=decision.path,
-        ip=decision.ip,
-        user_agent=decision.user_agent,
-        gpc=decision.gpc,
-        key_id=key.key_id,
-        prev_mac=prev_mac,
-    )
-    return replace(record, mac=key.mac(record))
+    fields: dict[str, object] = {
+        "chain_id": chain_id,
+        "seq": seq,
+        "record_id": secrets.token_hex(16),
+        "consent_id": decision.consent_id,
+        "timestamp": now.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+        "action": decision.action,
+        "granted": tuple(sorted(decision.granted)),
+        "denied": tuple(sorted(decision.denied)),
+        "policy_version": decision.policy_version,
+        "declaration_hash": decision.declaration_hash,
+        "language": decision.language,
+        "surface": decision.surface,
+        "path": decision.path,
+        "ip": decision.ip,
+        "user_agent": decision.user_agent,
+        "gpc": decision.gpc,
+        "key_id": key.key_id,
+        "prev_mac": prev_mac,
+    }
+    mac = hmac.new(key.secret, canonical_json(fields), hashlib.sha256).hexdigest()
+    return ConsentRecord(**fields, mac=mac)  # type: ignore[arg-type]
 
 
 class Chain:

@@ -61,10 +61,7 @@ class ConsentRecord:
 
     def canonical(self) -> bytes:
         """The bytes the MAC covers: every field but ``mac``, as sorted compact JSON."""
-        data = {name: getattr(self, name) for name in _CANONICAL_FIELDS}
-        data["granted"] = list(self.granted)
-        data["denied"] = list(self.denied)
-        return _canonical_encoder.encode(data).encode()
+        return canonical_json({name: getattr(self, name) for name in _CANONICAL_FIELDS})
 
     def as_dict(self) -> dict[str, object]:
         """The record as plain JSON-ready data."""
@@ -78,3 +75,8 @@ class ConsentRecord:
 RECORD_FIELDS = tuple(f.name for f in fields(ConsentRecord))
 _CANONICAL_FIELDS = tuple(name for name in RECORD_FIELDS if name != "mac")
 _canonical_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_json(fields: dict[str, object]) -> bytes:
+    """The canonical bytes of a record's fields (all but ``mac``): sorted, compact JSON."""
+    return _canonical_encoder.encode(fields).encode()

@@ -22,7 +22,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from datetime import datetime, timezone
 from typing import Any
 
@@ -35,7 +34,7 @@ __all__ = ["BatchWriterLog"]
 
 logger = logging.getLogger("consentkit.log")
 
-_Item = tuple[Decision, "Future[ConsentRecord]"]
+_Item = tuple[Decision, "asyncio.Future[ConsentRecord]", asyncio.AbstractEventLoop]
 
 
 class BatchWriterLog(ConsentLog):
@@ -111,9 +110,10 @@ class BatchWriterLog(ConsentLog):
         """Queue ``decision`` and wait until its transaction has committed."""
         if self._thread is None:
             await self.open()
-        future: Future[ConsentRecord] = Future()
-        self._queue.put((decision, future))
-        return await asyncio.wrap_future(future)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ConsentRecord] = loop.create_future()
+        self._queue.put((decision, future, loop))
+        return await future
 
     async def close(self) -> None:
         """Write what is queued, then stop the thread and close the connection."""
@@ -150,25 +150,22 @@ class BatchWriterLog(ConsentLog):
             self._conn = None
 
     def _write(self, batch: list[_Item]) -> None:
-        decisions = [decision for decision, _ in batch]
+        decisions = [item[0] for item in batch]
         try:
             records = self._write_with_retry(decisions)
         except self.storage_errors as exc:
             logger.error("consent log write failed: %s", exc.__class__.__name__)
             self._disconnect()
             self._resync = True
-            for _, future in batch:
-                future.set_exception(StorageUnavailable("the consent log could not be written"))
+            _answer(batch, StorageUnavailable("the consent log could not be written"))
             return
         except BaseException as exc:  # a bug: never leave a caller waiting
             logger.exception("consent log write failed unexpectedly")
             self._disconnect()
             self._resync = True
-            for _, future in batch:
-                future.set_exception(exc)
+            _answer(batch, exc)
             return
-        for (_, future), record in zip(batch, records, strict=True):
-            future.set_result(record)
+        _answer(batch, records)
 
     def _write_with_retry(self, decisions: list[Decision]) -> list[ConsentRecord]:
         # When a write fails on an open connection (it went stale, or the
@@ -221,3 +218,26 @@ class BatchWriterLog(ConsentLog):
         self._chain_stored = True
         self._known_declarations.update(declarations)
         self._pending = ([], {})
+
+
+def _answer(batch: list[_Item], outcome: list[ConsentRecord] | BaseException) -> None:
+    """Answer every caller of ``batch``: one wake-up per event loop, not one per caller."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for index, (_, future, loop) in enumerate(batch):
+        value = outcome if isinstance(outcome, BaseException) else outcome[index]
+        by_loop.setdefault(loop, []).append((future, value))
+    for loop, answers in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, answers)
+        except RuntimeError:  # that loop has closed: nobody is waiting any more
+            pass
+
+
+def _settle(answers: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, value in answers:
+        if future.done():  # the caller went away (cancelled)
+            continue
+        if isinstance(value, BaseException):
+            future.set_exception(value)
+        else:
+            future.set_result(value)
