@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -227,10 +228,9 @@ def _answer(batch: list[_Item], outcome: list[ConsentRecord] | BaseException) ->
         value = outcome if isinstance(outcome, BaseException) else outcome[index]
         by_loop.setdefault(loop, []).append((future, value))
     for loop, answers in by_loop.items():
-        try:
+        # A loop that has closed has nobody waiting on it any more.
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(_settle, answers)
-        except RuntimeError:  # that loop has closed: nobody is waiting any more
-            pass
 
 
 def _settle(answers: list[tuple[asyncio.Future[Any], Any]]) -> None:
