@@ -53,13 +53,14 @@ def sign_raw(c: ConsentCodec, payload: Any) -> str:
 class App:
     """The site behind the middleware, called in-process on one event loop."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, **options: Any) -> None:
         self.config = ConsentConfig(
             secret_keys=[KEY],
             categories=categories(),
             storage=f"sqlite:///{folder}/hostile.db",
             undeclared_cookies="warn",
             analytics=AnalyticsConfig(sections={"/reports": "Reports"}),
+            **options,
         )
         self.mw = ConsentMiddleware(site(), config=self.config)
         self.loop = asyncio.new_event_loop()  # one loop for every call (the log's futures)
@@ -454,6 +455,49 @@ def test_memory_flat_under_hostile_requests(app: App) -> None:
     growth = sum(s.size_diff for s in stats)
     top = "\n".join(str(s) for s in stats[:5])
     assert growth < 512 * 1024, f"grew {growth} bytes over 2000 hostile visits:\n{top}"
+
+
+def test_memory_flat_for_a_stream_of_new_decided_visitors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Legitimate visitors, each new: verified-token cache, parsed headers, analytics, GPC."""
+    from consentkit import endpoints
+
+    monkeypatch.setattr(endpoints, "_GPC_MEMORY", 200)
+    site_app = App(tmp_path, token_cache_size=200)
+    codec_ = site_app.mw.codec
+    # The visitor-cookie cache holds 10 000 (not configurable): shrink it so it fills in warm-up.
+    site_app.mw.tracker._cookies._cache_size = 200  # type: ignore[union-attr]
+
+    def visit(start: int, count: int) -> None:
+        for n in range(start, start + count):
+            token = codec_.encode(["analytics", "marketing"], f"visitor-{n}", 1_900_000_000 - n)
+            headers = [(b"cookie", f"consentkit={token}; _ga_1=x".encode()),
+                       (b"user-agent", b"Mozilla/5.0")]  # fmt: skip
+            if n % 20 == 0:
+                headers.append((b"sec-gpc", b"1"))  # an override: logged, then remembered
+            assert site_app.call("GET", "/", headers).status == 200
+
+    try:
+        tracemalloc.start()
+        try:
+            visit(0, 4300)  # fills every bounded cache (4096 parsed Cookie headers)
+            site_app.loop.run_until_complete(site_app.mw.tracker.flush())  # type: ignore[union-attr]
+            before = tracemalloc.take_snapshot()
+            visit(100_000, 2000)
+            site_app.loop.run_until_complete(site_app.mw.tracker.flush())  # type: ignore[union-attr]
+            after = tracemalloc.take_snapshot()
+        finally:
+            tracemalloc.stop()
+    finally:
+        site_app.close()
+    stats = after.compare_to(before, "lineno")
+    growth = sum(s.size_diff for s in stats)
+    top = "\n".join(str(s) for s in stats[:5])
+    assert len(site_app.mw.codec._cache) <= 200
+    assert len(site_app.mw.endpoints._gpc_done) <= 200
+    assert len(site_app.mw.tracker._cookies._cache) <= 200  # type: ignore[union-attr]
+    assert growth < 512 * 1024, f"grew {growth} bytes over 2000 new visitors:\n{top}"
 
 
 # -- known holes: each fails today; the fix is named in docs/security.md ------------------------
