@@ -16,10 +16,9 @@ is never stopped: other tests use it).
 from __future__ import annotations
 
 import os
-import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +27,10 @@ import pytest
 
 from consentkit import ConsentMiddleware
 from tests.live import serve
+from tests.reliability.conftest import PG_DSN, with_search_path
 from tests.reliability.mixed_load import CODEC, UA, stored_ids, verify
 from tests.reliability.site_app import build
 from tests.reliability.support import TcpProxy
-
-PG_DSN = os.environ.get("CONSENTKIT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 class Visitor:
@@ -143,27 +141,6 @@ def test_sqlite_storage_disappears_and_returns(tmp_path: Path) -> None:
     rows = sqlite3.connect(db).execute("SELECT sum(views) FROM consentkit_analytics_daily")
     assert rows.fetchone()[0] > 0
     print("sqlite fault:", figures)
-
-
-@pytest.fixture
-def pg_schema() -> Iterator[tuple[Any, str]]:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL not reachable at CONSENTKIT_TEST_PG_DSN: {exc}")
-    schema = f"ck_rel_{secrets.token_hex(6)}"
-    admin.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield admin, schema
-    finally:
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
-
-
-def with_search_path(dsn: str, schema: str) -> str:
-    sep = "&" if "?" in dsn else "?"
-    return f"{dsn}{sep}options=-csearch_path%3D{schema}"
 
 
 @pytest.mark.slow

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.reliability.conftest import PG_DSN, with_search_path
 from tests.reliability.mixed_load import mixed_load, stored_ids, verify
 from tests.reliability.support import SiteProcess
 
@@ -60,9 +62,20 @@ def test_sixty_seconds_of_mixed_load(tmp_path: Path, record_property: object) ->
     assert stats - warm[0] < 16 * 1024, figures
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty store: a SQLite file, or a fresh PostgreSQL schema (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/crash.db"
+        return
+    _, schema = request.getfixturevalue("pg_schema")
+    yield with_search_path(PG_DSN, schema)
+
+
 @pytest.mark.slow
-def test_sigkill_under_mixed_load_loses_no_acknowledged_decision(tmp_path: Path) -> None:
-    storage = f"sqlite:///{tmp_path}/crash.db"
+def test_sigkill_under_mixed_load_loses_no_acknowledged_decision(
+    storage: str, tmp_path: Path
+) -> None:
     acked: set[str] = set()
     for round_ in range(2):
         server = SiteProcess(storage, tmp_path / "uvicorn.log")
