@@ -15,6 +15,7 @@ is never stopped: other tests use it).
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
@@ -64,9 +65,14 @@ class Visitor:
 
 
 def scenario(
-    app: ConsentMiddleware, storage: str, cut: Callable[[], None], restore: Callable[[], None]
+    app: ConsentMiddleware,
+    storage: str,
+    cut: Callable[[], None],
+    restore: Callable[[], None],
+    caplog: pytest.LogCaptureFixture,
 ) -> dict[str, Any]:
     """Decide and browse; cut the storage; decide and browse; restore; check everything."""
+    caplog.set_level(logging.INFO)
     figures: dict[str, Any] = {}
     with serve(app) as url:
         visitor = Visitor(url)
@@ -92,6 +98,9 @@ def scenario(
         figures["decisions_refused"] = len(outage)
         figures["pages_served_during_outage"] = len(pages)
         figures["analytics_during_outage"] = during
+        logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert any("consent log write failed" in m for m in logged), logged
+        assert any("analytics lost a batch" in m for m in logged), logged
 
         restore()
         deadline = time.monotonic() + 15
@@ -120,7 +129,9 @@ def scenario(
 
 
 @pytest.mark.slow
-def test_sqlite_storage_disappears_and_returns(tmp_path: Path) -> None:
+def test_sqlite_storage_disappears_and_returns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     db = tmp_path / "site.db"
     storage = f"sqlite:///{db}"
     app = build(storage)
@@ -137,7 +148,7 @@ def test_sqlite_storage_disappears_and_returns(tmp_path: Path) -> None:
         db.rmdir()
         os.rename(away, db)
 
-    figures = scenario(app, storage, cut, restore)
+    figures = scenario(app, storage, cut, restore, caplog)
     rows = sqlite3.connect(db).execute("SELECT sum(views) FROM consentkit_analytics_daily")
     assert rows.fetchone()[0] > 0
     print("sqlite fault:", figures)
@@ -145,7 +156,9 @@ def test_sqlite_storage_disappears_and_returns(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_postgres_stops_and_restarts(pg_schema: tuple[Any, str]) -> None:
+def test_postgres_stops_and_restarts(
+    pg_schema: tuple[Any, str], caplog: pytest.LogCaptureFixture
+) -> None:
     admin, schema = pg_schema
     target = httpx.URL(PG_DSN.replace("postgresql://", "http://", 1))
     proxy = TcpProxy((target.host, target.port or 5432))
@@ -153,7 +166,7 @@ def test_postgres_stops_and_restarts(pg_schema: tuple[Any, str]) -> None:
     via_proxy = PG_DSN.replace(f"{target.host}:{target.port or 5432}", f"127.0.0.1:{proxy.port}")
     storage = with_search_path(via_proxy, schema)
     try:
-        figures = scenario(build(storage), storage, proxy.cut, proxy.restore)
+        figures = scenario(build(storage), storage, proxy.cut, proxy.restore, caplog)
     finally:
         proxy.cut()
     direct = with_search_path(PG_DSN, schema)

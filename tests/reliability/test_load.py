@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.reliability.conftest import PG_DSN, with_search_path
@@ -26,8 +28,11 @@ def test_sixty_seconds_of_mixed_load(tmp_path: Path, record_property: object) ->
             mixed_load(server.url, duration=LOAD_SECONDS, concurrency=12, rss=server.rss_kib)
         )
         stats = server.rss_kib()
+        analytics = httpx.get(server.url + "/_test/stats").json()
     finally:
         server.stop()
+    with sqlite3.connect(f"{tmp_path}/load.db") as conn:
+        views = conn.execute("SELECT sum(views) FROM consentkit_analytics_daily").fetchone()[0]
     stored = stored_ids(storage)
     summary = verify(storage)
     missing = set(result.acked) - stored
@@ -47,6 +52,7 @@ def test_sixty_seconds_of_mixed_load(tmp_path: Path, record_property: object) ->
         "rss_kib_peak": max(k for _, k in result.rss),
         "rss_kib_final": stats,
         "rss_kib_every_10s": [kib for _, kib in result.rss][::10],
+        "analytics": {**analytics, "views_stored": views},
         "verify": summary,
     }
     print(json.dumps(figures, indent=1))
@@ -56,6 +62,8 @@ def test_sixty_seconds_of_mixed_load(tmp_path: Path, record_property: object) ->
     assert result.requests > 5_000, figures
     assert result.acked and not missing, f"{len(missing)} acknowledged decisions lost"
     assert result.banners > 0
+    assert analytics["failed_batches"] == 0 and analytics["dropped"] == 0, analytics
+    assert views > 0
     # Flat after warm-up: caches and queues are bounded by configuration.
     assert len(warm) >= LOAD_SECONDS - WARM_UP - 5, result.rss
     assert max(warm) - warm[0] < 24 * 1024, figures
