@@ -227,7 +227,8 @@ def test_cookie_audit_of_the_demo_passes(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "consentkit.audit",
+            "consentkit",
+            "audit",
             "examples.seed_site.asgi:app",
             "--crawl",
             "40",
