@@ -546,3 +546,69 @@ def test_signed_token_with_out_of_range_time_is_undecided(decided_at: int) -> No
     c = codec()
     consent = c.decode(sign_raw(c, ["1", ["analytics"], "cid", decided_at]))
     assert not consent.decided
+
+
+def _bytes_of(cache: dict[Any, Any]) -> int:
+    total = 0
+    for key, value in cache.items():
+        total += len(key)
+        if isinstance(value, dict):
+            total += sum(len(k) + len(v) for k, v in value.items())
+    return total
+
+
+def _flood_parsed(mw: ConsentMiddleware, big: str) -> int:
+    for n in range(4200):
+        mw._parse_cookies(f"k{n}=1; {big}")
+    return _bytes_of(mw._parsed)
+
+
+def _flood_cookie_names(mw: ConsentMiddleware, big: str) -> int:
+    for n in range(4200):
+        mw.cookies.category_of(f"_ga{n}{big}")
+    return _bytes_of(mw.cookies._cache)
+
+
+def _flood_agents(mw: ConsentMiddleware, big: str) -> int:
+    tracker = mw.tracker
+    assert tracker is not None
+    for n in range(1999):  # the cache is cleared at 2 000: the worst case is just before
+        tracker._is_bot(f"Mozilla/5.0 {n} {big}".encode())
+    return _bytes_of(tracker._agents)
+
+
+def _flood_paths(mw: ConsentMiddleware, big: str) -> int:
+    tracker = mw.tracker
+    assert tracker is not None
+    for n in range(9_000):
+        tracker._classify(f"/reports/{n}/{big}")
+    return _bytes_of(tracker._paths)
+
+
+def _flood_languages(mw: ConsentMiddleware, big: str) -> int:
+    for n in range(1100):
+        mw.translator.negotiate(f"de;q=0.{n % 9}, {n}{big}")
+    return _bytes_of(mw.translator._negotiated)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: per-request caches are bounded in entries, not bytes: large distinct "
+    "Cookie headers, cookie names, user agents, paths or Accept-Language values are kept whole",
+)
+@pytest.mark.parametrize(
+    "flood",
+    [_flood_parsed, _flood_cookie_names, _flood_agents, _flood_paths, _flood_languages],
+    ids=["cookie-headers", "cookie-names", "user-agents", "paths", "accept-language"],
+)
+def test_caches_bounded_in_bytes_too(tmp_path: Path, flood: Any) -> None:
+    """Values of 8 KiB each (uvicorn accepts request heads of over 30 KB): at most 4 MiB kept."""
+    config = ConsentConfig(
+        secret_keys=[KEY],
+        categories=categories(),
+        storage=f"sqlite:///{tmp_path}/never-opened.db",
+        analytics=AnalyticsConfig(),
+    )
+    mw = ConsentMiddleware(site(), config=config)  # not started: no storage, no tasks
+    big = "x" * 8192
+    assert flood(mw, big) < 4 * 1024 * 1024
