@@ -29,7 +29,7 @@ demo-traffic: $(STAMP)
 	$(PY) -m examples.seed_site --traffic
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff check src tests benchmarks examples docs/hooks
 	$(VENV)/bin/ruff format --check src
 
 typecheck: $(STAMP)
@@ -37,6 +37,9 @@ typecheck: $(STAMP)
 
 test: $(STAMP) $(NODE_STAMP) browser lint typecheck
 	$(VENV)/bin/pytest
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_middleware.py

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -38,6 +39,11 @@ MAX_CONSENT_LIFETIME = timedelta(days=395)
 DEFAULT_CONSENT_LIFETIME = timedelta(days=182)
 MIN_KEY_BYTES = 32
 
+#: On a ``Sequence`` field: a site may pass a list or a tuple; a tuple is kept.
+_TUPLE = AfterValidator(tuple)
+
+_DOMAIN = re.compile(r"^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
+_PATH = re.compile(r"^[A-Za-z0-9\-._~!$&'()*+=:@%/]+$")
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _COOKIE_NAME = re.compile(r"^[!#$%&'+\-.^_`|~0-9A-Za-z]+\*?$")
 
@@ -90,7 +96,7 @@ class Category(_Model):
     label: str
     description: str = ""
     required: bool = False
-    cookies: tuple[Cookie, ...] = ()
+    cookies: Annotated[Sequence[Cookie], _TUPLE] = ()
     gpc_opt_out: bool = True
 
     @field_validator("key")
@@ -120,8 +126,8 @@ class AnalyticsConfig(_Model):
     """
 
     category: str = "analytics"
-    sections: tuple[tuple[str, str], ...] = ()
-    exclude: tuple[str, ...] = ()
+    sections: Annotated[Sequence[tuple[str, str]], _TUPLE] | Mapping[str, str] = ()
+    exclude: Annotated[Sequence[str], _TUPLE] = ()
     count_without_consent: bool = False
     retention_days: int = Field(default=760, ge=1, le=3650)
     cookie_name: str = "consentkit_visitor"
@@ -139,6 +145,19 @@ class AnalyticsConfig(_Model):
     def _sections_as_pairs(cls, value: Any) -> Any:
         if isinstance(value, Mapping):
             return tuple(value.items())
+        return value
+
+    @property
+    def section_rules(self) -> tuple[tuple[str, str], ...]:
+        """The section rules as ordered (rule, section) pairs."""
+        sections = self.sections
+        return tuple(sections.items() if isinstance(sections, Mapping) else sections)
+
+    @field_validator("cookie_name")
+    @classmethod
+    def _check_cookie_name(cls, value: str) -> str:
+        if not _COOKIE_NAME.match(value) or value.endswith("*"):
+            raise ValueError(f"cookie_name {value!r} is not a valid cookie name")
         return value
 
     @field_validator("cookie_max_age")
@@ -159,10 +178,10 @@ class ConsentConfig(_Model):
     environment variable (comma-separated).
     """
 
-    secret_keys: tuple[str, ...] = ()
+    secret_keys: Annotated[Sequence[str], _TUPLE] = ()
     secret_key: str | None = None
     policy_version: str = "1"
-    categories: tuple[Category, ...]
+    categories: Annotated[Sequence[Category], _TUPLE]
     storage: str = "sqlite:///consentkit.db"
     analytics: AnalyticsConfig | None = None
 
@@ -179,14 +198,14 @@ class ConsentConfig(_Model):
 
     insert_snippet: bool = True
     #: Folders searched for templates (``consentkit/privacy.html`` ...) before the package's own.
-    template_dirs: tuple[str, ...] = ()
+    template_dirs: Annotated[Sequence[str], _TUPLE] = ()
     insert_banner: bool = True
     default_language: str = "en"
-    languages: tuple[str, ...] = ("en", "de", "fr", "es", "he", "ar")
+    languages: Annotated[Sequence[str], _TUPLE] = ("en", "de", "fr", "es", "he", "ar")
     #: Per-language text overrides: ``{"en": {"banner_title": "Cookies"}}``.
     texts: dict[str, dict[str, str]] = Field(default_factory=dict)
     #: Google Consent Mode v2: category key -> consent types it grants.
-    google_consent_mode: dict[str, tuple[str, ...]] | None = None
+    google_consent_mode: dict[str, Annotated[Sequence[str], _TUPLE]] | None = None
     #: ``callable(scope) -> str | None`` giving the CSP nonce of a request;
     #: otherwise ``scope["state"]["csp_nonce"]`` is used when present.
     csp_nonce: Callable[[Any], str | None] | None = None
@@ -194,7 +213,7 @@ class ConsentConfig(_Model):
     #: How the visitor's IP is kept in the consent log: never raw.
     ip: Literal["truncate", "none", "hash"] = "truncate"
     #: Proxies whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed.
-    trusted_proxies: tuple[str, ...] = ()
+    trusted_proxies: Annotated[Sequence[str], _TUPLE] = ()
     #: Key for the consent log's HMAC chain; default: derived from the first secret key.
     log_key: str | None = None
     #: ``callable(request) -> bool`` or ``("user", "password")`` for basic auth.
@@ -204,7 +223,7 @@ class ConsentConfig(_Model):
 
     @field_validator("categories", mode="after")
     @classmethod
-    def _check_categories(cls, value: tuple[Category, ...]) -> tuple[Category, ...]:
+    def _check_categories(cls, value: Sequence[Category]) -> Sequence[Category]:
         if not value:
             raise ValueError("declare at least one category")
         seen: set[str] = set()
@@ -248,6 +267,15 @@ class ConsentConfig(_Model):
     def _check_path(cls, value: str) -> str:
         if not value.startswith("/") or (len(value) > 1 and value.endswith("/")):
             raise ValueError(f"path {value!r} must start with '/' and not end with '/'")
+        if not _PATH.match(value):
+            raise ValueError(f"path {value!r} may hold only URL path characters (no ';' or spaces)")
+        return value
+
+    @field_validator("cookie_domain")
+    @classmethod
+    def _check_domain(cls, value: str | None) -> str | None:
+        if value is not None and not _DOMAIN.match(value):
+            raise ValueError(f"cookie_domain {value!r} is not a domain name such as 'example.org'")
         return value
 
     @field_validator("cookie_name")

@@ -166,15 +166,16 @@ class ConsentCodec:
                 and isinstance(decided_at, int)
             ):
                 return self.undecided, 0.0
-        except (BadData, ValueError, TypeError, OverflowError):
+            if policy != self._policy_version:
+                carried = Consent(decided=False, granted=self._required, consent_id=consent_id)
+                return carried, 0.0
+            consent = Consent(
+                decided=True,
+                granted=self._required | (frozenset(granted) & self._known),
+                consent_id=consent_id,
+                policy_version=policy,
+                decided_at=datetime.fromtimestamp(decided_at, timezone.utc),
+            )
+        except (BadData, ValueError, TypeError, OverflowError, OSError):
             return self.undecided, 0.0
-        if policy != self._policy_version:
-            return Consent(decided=False, granted=self._required, consent_id=consent_id), 0.0
-        consent = Consent(
-            decided=True,
-            granted=self._required | (frozenset(granted) & self._known),
-            consent_id=consent_id,
-            policy_version=policy,
-            decided_at=datetime.fromtimestamp(decided_at, timezone.utc),
-        )
         return consent, signed_at.timestamp() + self._max_age

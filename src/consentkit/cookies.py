@@ -13,6 +13,7 @@ __all__ = ["CookiePolicy", "expire_cookie", "parse_cookie_header"]
 logger = logging.getLogger("consentkit")
 
 MAX_COOKIE_HEADER = 16 * 1024
+_MAX_CACHED_NAME = 256
 _UNDECLARED = ""
 # Only names of RFC 6265 token characters are ever echoed into a Set-Cookie header.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -87,7 +88,7 @@ class CookiePolicy:
             hit = self._exact.get(name)
             if hit is None:
                 hit = next((key for p, key in self._prefixes if name.startswith(p)), _UNDECLARED)
-            if len(self._cache) < self._cache_size:
+            if len(self._cache) < self._cache_size and len(name) <= _MAX_CACHED_NAME:
                 self._cache[name] = hit
         return hit or None
 

@@ -203,7 +203,7 @@ class Endpoints:
             gpc=gpc,
         )
         token = self.mw.codec.encode(granted, consent_id, now.timestamp())
-        set_cookies = [self._cookie(scope, headers, token)]
+        set_cookies = [self._cookie(scope, token)]
         set_cookies += [
             v.decode("latin-1")
             for v in self.mw.cookies.expiries(self.mw.cookies.stale(cookies, granted))
@@ -279,7 +279,7 @@ class Endpoints:
             gpc=True,
             gpc_overridden=overridden,
         )
-        cookie = self._cookie(scope, headers, token).encode("latin-1")
+        cookie = self._cookie(scope, token).encode("latin-1")
         if len(self._gpc_done) >= _GPC_MEMORY:
             del self._gpc_done[next(iter(self._gpc_done))]
         self._gpc_done[memo_key] = (new, cookie)
@@ -328,17 +328,10 @@ class Endpoints:
             ) from None
         return datetime.fromisoformat(record.timestamp).astimezone(timezone.utc)
 
-    def _cookie(self, scope: Scope, headers: Mapping[str, str], token: str) -> str:
+    def _cookie(self, scope: Scope, token: str) -> str:
         secure = self.config.cookie_secure
         if secure is None:
-            peer = scope.get("client")
-            _, scheme = self.mw.addresses.resolve(
-                peer[0] if peer else None,
-                None,
-                headers.get("x-forwarded-proto"),
-                scope.get("scheme", "http"),
-            )
-            secure = scheme == "https"
+            secure = self.mw.is_https(scope)
         value = f"{self.config.cookie_name}={token}; {self._cookie_attributes}"
         return value + "; Secure" if secure else value
 
@@ -366,7 +359,10 @@ class Endpoints:
                 )
             return
         host = headers.get("host", "")
-        origin_host = urlsplit(origin).netloc.lower() if origin != "null" else ""
+        try:
+            origin_host = urlsplit(origin).netloc.lower() if origin != "null" else ""
+        except ValueError:  # e.g. "http://[::1": not a URL, so not this site
+            origin_host = ""
         if not origin_host or not self._same_site(origin_host, host.lower()):
             raise _Refused(403, "cross_site", "Origin is not this site")
 
@@ -384,6 +380,8 @@ class Endpoints:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise _Refused(400, "malformed_json", str(exc)[:200]) from None
+        except RecursionError:
+            raise _Refused(400, "malformed_json", "nested too deeply") from None
         if not isinstance(data, dict):
             raise _Refused(400, "invalid_body", "the body must be a JSON object")
         unknown_fields = set(data) - {"action", "categories", "surface"}
@@ -484,9 +482,9 @@ def _content_kind(headers: Mapping[str, str]) -> str:
 async def _read_body(headers: Mapping[str, str], receive: Receive) -> bytes:
     declared = headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             raise _Refused(400, "invalid_content_length", declared[:40])
-        if int(declared) > MAX_BODY:
+        if len(declared) > 12 or int(declared) > MAX_BODY:
             raise _Refused(413, "body_too_large", f"at most {MAX_BODY} bytes")
     body = bytearray()
     while True:

@@ -61,7 +61,7 @@ class Translator:
         if hit is not None:
             return hit
         lang = self._negotiate(accept_language[:512])
-        if len(self._negotiated) < 1024:
+        if len(self._negotiated) < 1024 and len(accept_language) <= 256:
             self._negotiated[accept_language] = lang
         return lang
 

@@ -23,6 +23,8 @@ from consentkit.log import derive_log_key, open_consent_log
 __all__ = ["ConsentMiddleware"]
 
 _PARSED_CACHE = 4096
+# Caches keep only small keys, so a flood of huge headers cannot fill memory.
+_MAX_CACHED_HEADER = 1024
 _NO_INJECT_STATUS = frozenset({204, 304})
 
 
@@ -72,7 +74,11 @@ class ConsentMiddleware:
         self.addresses = ClientAddress(config.trusted_proxies)
         self.assets = Assets(config.prefix)
         self.renderer = Renderer(config, self.declarations, self.assets)
-        self.tracker = AnalyticsTracker(config, clock=clock) if config.analytics else None
+        self.tracker = (
+            AnalyticsTracker(config, clock=clock, is_https=self.is_https)
+            if config.analytics
+            else None
+        )
         self.endpoints = Endpoints(self)
         self._cookie_name = config.cookie_name
         self._visitor_cookie = config.analytics.cookie_name if config.analytics else ""
@@ -131,6 +137,8 @@ class ConsentMiddleware:
         cookies = self._parsed.get(header)
         if cookies is None:
             cookies = parse_cookie_header(header)
+            if len(header) > _MAX_CACHED_HEADER:
+                return cookies
             if len(self._parsed) >= _PARSED_CACHE:
                 del self._parsed[next(iter(self._parsed))]
             self._parsed[header] = cookies
@@ -247,6 +255,17 @@ class ConsentMiddleware:
             if name == b"accept-language":
                 return self.translator.negotiate(value.decode("latin-1"))
         return self.translator.default
+
+    def is_https(self, scope: Scope) -> bool:
+        """Whether the request came over https (``X-Forwarded-Proto`` from trusted proxies)."""
+        scheme: str = scope.get("scheme", "http")
+        if not self.config.trusted_proxies:
+            return scheme == "https"
+        proto = next(
+            (v.decode("latin-1") for n, v in scope["headers"] if n == b"x-forwarded-proto"), None
+        )
+        peer = scope.get("client")
+        return self.addresses.resolve(peer[0] if peer else None, None, proto, scheme)[1] == "https"
 
     def nonce(self, scope: Scope) -> str | None:
         """The CSP nonce for this request, if the site uses one."""

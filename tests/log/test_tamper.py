@@ -86,6 +86,22 @@ def test_any_changed_column_is_caught(log: tuple[str, list[ConsentRecord]], colu
     assert target.record_id in result.stderr or "record seq 8" in result.stderr
 
 
+@pytest.mark.parametrize("value", ["x", '{"a": 1}', "[1, 2]", ""])
+def test_unreadable_categories_are_named_not_a_crash(
+    log: tuple[str, list[ConsentRecord]], value: str
+) -> None:
+    url, records = log
+    target = records[1]
+    Database(url).execute(
+        "UPDATE consentkit_log SET granted = ? WHERE record_id = ?", (value, target.record_id)
+    )
+    result = verify(url)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"record seq 2 (record_id {target.record_id})" in result.stderr
+    assert "altered" in result.stderr
+
+
 def test_deleted_record_is_named(log: tuple[str, list[ConsentRecord]]) -> None:
     url, records = log
     target = records[3]

@@ -5,9 +5,8 @@ The first byte of an input chooses what it feeds: the consent cookie codec
 (unsigned and signed-but-hostile payloads), the Cookie header parser,
 ``safe_next``, the JSON and form decision parsers, the origin check, the body
 reader, or a whole request through the middleware (with an in-memory consent
-log, so accepted decisions run to the end). Any exception not in
-``KNOWN_BUGS`` (counted in the JSON file named by
-``CONSENTKIT_FUZZ_KNOWN``; each pinned by a strict xfail in test_hostile_input.py) is a crash.
+log, so accepted decisions run to the end). Any exception but a refusal
+(`_Refused`, answered as a 4xx) is a crash.
 """
 
 from __future__ import annotations
@@ -33,19 +32,6 @@ with atheris.instrument_imports(include=["consentkit"]):
     from consentkit.log.record import ConsentRecord, Decision
 
 KEY = "fuzz-secret-key-0123456789abcdef-0123"
-
-#: Failures already reported (each with a strict xfail test); the fuzzer counts them and goes on.
-#: (exception type, function the traceback ends in): remove an entry once src/ is fixed.
-KNOWN_BUGS = {
-    (RecursionError, "_parse_json"),  # deep JSON nesting: json.loads outside its except
-    (ValueError, "_check_origin"),  # urlsplit("http://[::1") raises "Invalid IPv6 URL"
-    (ValueError, "_read_body"),  # int() of a non-ASCII-digit or 4300+ digit Content-Length
-    (OverflowError, "_verify"),  # signed token: datetime.fromtimestamp out of range
-    (ValueError, "_verify"),
-    (OSError, "_verify"),
-}
-known_hits: dict[str, int] = {}
-
 
 class MemoryLog:
     """A consent log in memory: seals records on the real chain, stores nothing."""
@@ -206,34 +192,6 @@ def one_input(data: bytes) -> None:
             loop.run_until_complete(_whole_request(fdp))
     except _Refused:
         pass
-    except Exception as exc:
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_next is not None:
-            tb = tb.tb_next
-        where = tb.tb_frame.f_code.co_name if tb else ""
-        frames = _frame_names(exc)
-        if any((type(exc), name) in KNOWN_BUGS for name in frames) or (
-            (type(exc), where) in KNOWN_BUGS
-        ):
-            key = (
-                f"{type(exc).__name__} in {next(n for n in frames if (type(exc), n) in KNOWN_BUGS)}"
-            )
-            known_hits[key] = known_hits.get(key, 0) + 1
-            stats_file = os.environ.get("CONSENTKIT_FUZZ_KNOWN")
-            if stats_file:
-                with open(stats_file, "w") as file:
-                    json.dump(known_hits, file, sort_keys=True)
-            return
-        raise
-
-
-def _frame_names(exc: BaseException) -> list[str]:
-    names = []
-    tb = exc.__traceback__
-    while tb is not None:
-        names.append(tb.tb_frame.f_code.co_name)
-        tb = tb.tb_next
-    return names
 
 
 def _starlette_headers(raw: list[tuple[bytes, bytes]]) -> Any:

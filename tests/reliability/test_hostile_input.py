@@ -5,7 +5,7 @@ TestClient. These go further: signed-but-hostile tokens, mutated tokens,
 bodies split over many ASGI messages, hostile Content-Length, Origin and
 Content-Type headers, redirects checked the way a browser resolves them,
 and every per-request cache shown bounded under a flood of distinct input.
-Known holes are pinned by strict xfail tests at the end of the file.
+The holes this suite found are pinned by the tests at the end of the file.
 """
 
 from __future__ import annotations
@@ -254,7 +254,7 @@ content_types = st.sampled_from(
      "application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=latin-1",
      "text/plain", "application/json, text/plain", "multipart/form-data", ""]
 )  # fmt: skip
-# Origin values a browser or an attacker sends (the bad-IPv6 Origin is pinned by an xfail below).
+# Origin values a browser or an attacker sends (the bad-IPv6 Origin has its own test below).
 origins = st.sampled_from(
     [None, SITE, "null", "http://evil.example", "http://testserver:80", "http://TESTSERVER",
      "http://testserver.evil.example", "file://", "http://user@testserver", "", "http://"]
@@ -500,10 +500,9 @@ def test_memory_flat_for_a_stream_of_new_decided_visitors(
     assert growth < 512 * 1024, f"grew {growth} bytes over 2000 new visitors:\n{top}"
 
 
-# -- known holes: each fails today; the fix is named in docs/security.md ------------------------
+# -- holes found by this suite, now closed ------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="bug: json.loads RecursionError escapes _parse_json (500)")
 def test_deeply_nested_json_is_a_400(app: App) -> None:
     body = b'{"action": ' + b"[" * 5000 + b"]" * 5000 + b"}"
     answer = app.call(
@@ -515,7 +514,6 @@ def test_deeply_nested_json_is_a_400(app: App) -> None:
     assert answer.error is None and answer.status == 400
 
 
-@pytest.mark.xfail(strict=True, reason="bug: urlsplit ValueError on Origin escapes (500)")
 @pytest.mark.parametrize("origin", [b"http://[::1", b"http://[evil", b"https://]x["])
 def test_malformed_origin_is_a_403(app: App, origin: bytes) -> None:
     answer = app.call(
@@ -527,7 +525,6 @@ def test_malformed_origin_is_a_403(app: App, origin: bytes) -> None:
     assert answer.error is None and answer.status == 403
 
 
-@pytest.mark.xfail(strict=True, reason="bug: int() on a non-ASCII or huge Content-Length (500)")
 @pytest.mark.parametrize("length", ["\u00b2".encode("latin-1"), b"0" * 5000])
 def test_odd_content_length_is_a_400(app: App, length: bytes) -> None:
     answer = app.call(
@@ -540,7 +537,6 @@ def test_odd_content_length_is_a_400(app: App, length: bytes) -> None:
     assert answer.error is None and answer.status in (400, 413)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: datetime.fromtimestamp outside the try in _verify")
 @pytest.mark.parametrize("decided_at", [10**18, -(10**15)])
 def test_signed_token_with_out_of_range_time_is_undecided(decided_at: int) -> None:
     c = codec()
@@ -591,11 +587,6 @@ def _flood_languages(mw: ConsentMiddleware, big: str) -> int:
     return _bytes_of(mw.translator._negotiated)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: per-request caches are bounded in entries, not bytes: large distinct "
-    "Cookie headers, cookie names, user agents, paths or Accept-Language values are kept whole",
-)
 @pytest.mark.parametrize(
     "flood",
     [_flood_parsed, _flood_cookie_names, _flood_agents, _flood_paths, _flood_languages],

@@ -44,6 +44,7 @@ logger = logging.getLogger("consentkit.analytics")
 
 #: Longer paths are cut: a page's identity does not need more, storage does not want more.
 MAX_PATH_LENGTH = 512
+_MAX_CACHED_AGENT = 512
 #: Bounds of the per-tracker caches of path sections and user-agent verdicts.
 _PATH_CACHE_SIZE = 10_000
 _AGENT_CACHE_SIZE = 2_000
@@ -66,19 +67,22 @@ class AnalyticsTracker:
         *,
         clock: Callable[[], float] = time.time,
         store: AnalyticsStore | None = None,
+        is_https: Callable[[Scope], bool] | None = None,
     ) -> None:
         analytics = config.analytics
         if analytics is None:
             raise ValueError("AnalyticsTracker needs ConsentConfig(analytics=AnalyticsConfig(...))")
         self._config = config
         self._clock = clock
+        #: Whether a request came over https (the middleware believes trusted proxies).
+        self._is_https = is_https or _scheme_is_https
         self._category = analytics.category
         self._anonymous = analytics.count_without_consent
         self._retention_days = analytics.retention_days
         self._flush_interval = analytics.flush_interval
         self._batch_size = analytics.batch_size
         self._queue_size = analytics.queue_size
-        self._sections = SectionMap(analytics.sections, analytics.exclude)
+        self._sections = SectionMap(analytics.section_rules, analytics.exclude)
         self._endpoints = tuple(
             (p, p.rstrip("/") + "/") for p in (config.prefix, config.privacy_path)
         )
@@ -157,7 +161,7 @@ class AnalyticsTracker:
                 if visitor is None:
                     kind = NEW_VISITOR
                     cookie = self._cookies.set_cookie(
-                        self._cookies.new(now), now, scope.get("scheme") == "https"
+                        self._cookies.new(now), now, self._is_https(scope)
                     )
                 elif visitor.last_day >= day:
                     kind = SEEN_TODAY
@@ -166,7 +170,7 @@ class AnalyticsTracker:
                     cookie = self._cookies.set_cookie(
                         Visitor(visitor.visitor_id, visitor.issued, day),
                         now,
-                        scope.get("scheme") == "https",
+                        self._is_https(scope),
                     )
             else:
                 kind = ANONYMOUS
@@ -192,16 +196,18 @@ class AnalyticsTracker:
             section = None
         else:
             section = self._sections.section(path)
-        if len(self._paths) >= _PATH_CACHE_SIZE:
-            self._paths.clear()
-        self._paths[path] = section
+        if len(path) <= MAX_PATH_LENGTH:  # long, one-off paths are not worth keeping
+            if len(self._paths) >= _PATH_CACHE_SIZE:
+                self._paths.clear()
+            self._paths[path] = section
         return section
 
     def _is_bot(self, agent: bytes) -> bool:
         bot = self._bot.search(agent.decode("latin-1")) is not None
-        if len(self._agents) >= _AGENT_CACHE_SIZE:
-            self._agents.clear()
-        self._agents[agent] = bot
+        if len(agent) <= _MAX_CACHED_AGENT:
+            if len(self._agents) >= _AGENT_CACHE_SIZE:
+                self._agents.clear()
+            self._agents[agent] = bot
         return bot
 
     # -- lifecycle -------------------------------------------------------------
@@ -335,3 +341,7 @@ class AnalyticsTracker:
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def _scheme_is_https(scope: Scope) -> bool:
+    return scope.get("scheme") == "https"

@@ -77,6 +77,18 @@ def _iso(value: Any) -> str:
     return str(value)
 
 
+def _categories(stored: Any) -> tuple[str, ...]:
+    # A value that is not a JSON list of keys was altered in storage: keep it
+    # visibly, so the record's MAC fails to match and verify names it.
+    try:
+        keys = json.loads(stored)
+    except (TypeError, ValueError):
+        return (f"<unreadable {str(stored)[:40]!r}>",)
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        return (f"<unreadable {str(stored)[:40]!r}>",)
+    return tuple(keys)
+
+
 def _record(row: Any) -> tuple[int, ConsentRecord]:
     return int(row[0]), ConsentRecord(
         chain_id=row[1],
@@ -85,8 +97,8 @@ def _record(row: Any) -> tuple[int, ConsentRecord]:
         consent_id=row[4],
         timestamp=_iso(row[5]),
         action=row[6],
-        granted=tuple(json.loads(row[7])),
-        denied=tuple(json.loads(row[8])),
+        granted=_categories(row[7]),
+        denied=_categories(row[8]),
         policy_version=row[9],
         declaration_hash=row[10],
         language=row[11],
