@@ -218,7 +218,7 @@ class ConsentConfig(_Model):
     log_key: str | None = None
     #: ``callable(request) -> bool`` or ``("user", "password")`` for basic auth.
     dashboard_auth: DashboardAuth | tuple[str, str] | None = None
-    #: How many verified consent tokens are kept in memory.
+    #: How many verified tokens, parsed Cookie headers and GPC overrides are kept in memory.
     token_cache_size: int = Field(default=10_000, ge=0)
 
     @field_validator("categories", mode="after")

@@ -30,7 +30,6 @@ _JSON_SURFACES = ("banner", "preferences", "privacy", "api")
 _FORM_SURFACES = ("banner", "preferences", "privacy", "form")
 _SAME_SITE_FETCH = ("same-origin", "same-site", "none")
 _NO_STORE = {"cache-control": "no-store", "vary": "Cookie, Accept-Language"}
-_GPC_MEMORY = 10_000
 
 
 class _Refused(Exception):
@@ -280,7 +279,7 @@ class Endpoints:
             gpc_overridden=overridden,
         )
         cookie = self._cookie(scope, token).encode("latin-1")
-        if len(self._gpc_done) >= _GPC_MEMORY:
+        if len(self._gpc_done) >= max(1, self.config.token_cache_size):
             del self._gpc_done[next(iter(self._gpc_done))]
         self._gpc_done[memo_key] = (new, cookie)
         return new, [cookie]

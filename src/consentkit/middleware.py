@@ -22,7 +22,6 @@ from consentkit.log import derive_log_key, open_consent_log
 
 __all__ = ["ConsentMiddleware"]
 
-_PARSED_CACHE = 4096
 # Caches keep only small keys, so a flood of huge headers cannot fill memory.
 _MAX_CACHED_HEADER = 1024
 _NO_INJECT_STATUS = frozenset({204, 304})
@@ -87,6 +86,7 @@ class ConsentMiddleware:
         self._privacy = config.privacy_path
         self._inject = config.insert_snippet or config.insert_banner
         self._parsed: dict[str, dict[str, str]] = {}
+        self._parsed_size = max(1, config.token_cache_size)
         self._started = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -139,7 +139,7 @@ class ConsentMiddleware:
             cookies = parse_cookie_header(header)
             if len(header) > _MAX_CACHED_HEADER:
                 return cookies
-            if len(self._parsed) >= _PARSED_CACHE:
+            if len(self._parsed) >= self._parsed_size:
                 del self._parsed[next(iter(self._parsed))]
             self._parsed[header] = cookies
         return cookies

@@ -398,11 +398,11 @@ def test_form_next_redirects_on_site_only(app: App, target: str) -> None:
 
 def test_caches_bounded_under_a_flood_of_distinct_input(app: App) -> None:
     mw = app.mw
-    for n in range(6000):
+    for n in range(12_000):
         mw._parse_cookies(f"k{n}=v{n}; consentkit=garbage{n}")
         mw.cookies.category_of(f"_undeclared_{n}")
         mw.cookies.allows(f"warned_{n}", frozenset())
-    assert len(mw._parsed) <= 4096
+    assert len(mw._parsed) <= app.config.token_cache_size
     assert len(mw.cookies._cache) <= 4096
     assert len(mw.cookies._warned) <= 1000
     tracker = mw.tracker
@@ -417,10 +417,8 @@ def test_caches_bounded_under_a_flood_of_distinct_input(app: App) -> None:
     assert len(tracker._agents) <= 2_000
 
 
-def test_gpc_memory_is_bounded(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    from consentkit import endpoints
-
-    monkeypatch.setattr(endpoints, "_GPC_MEMORY", 20)
+def test_gpc_memory_is_bounded(tmp_path: Path) -> None:
+    app = App(tmp_path, token_cache_size=20)
     for n in range(40):
         token = app.mw.codec.encode(KNOWN, f"gpc-{n}", 1_900_000_000 - n)
         answer = app.call(
@@ -428,9 +426,12 @@ def test_gpc_memory_is_bounded(app: App, monkeypatch: pytest.MonkeyPatch) -> Non
         )
         assert answer.status == 200
     assert len(app.mw.endpoints._gpc_done) <= 20
+    app.close()
 
 
-def test_memory_flat_under_hostile_requests(app: App) -> None:
+def test_memory_flat_under_hostile_requests(tmp_path: Path) -> None:
+    app = App(tmp_path, token_cache_size=4096)
+
     def flood(start: int, count: int, decide: bool = True) -> None:
         for n in range(start, start + count):
             cookie = f'consentkit={"A" * (n % 900)}.{n}; junk{n}="{n}"; _ga_{n}=1'.encode()
@@ -454,16 +455,12 @@ def test_memory_flat_under_hostile_requests(app: App) -> None:
     stats = after.compare_to(before, "lineno")
     growth = sum(s.size_diff for s in stats)
     top = "\n".join(str(s) for s in stats[:5])
+    app.close()
     assert growth < 512 * 1024, f"grew {growth} bytes over 2000 hostile visits:\n{top}"
 
 
-def test_memory_flat_for_a_stream_of_new_decided_visitors(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_memory_flat_for_a_stream_of_new_decided_visitors(tmp_path: Path) -> None:
     """Legitimate visitors, each new: verified-token cache, parsed headers, analytics, GPC."""
-    from consentkit import endpoints
-
-    monkeypatch.setattr(endpoints, "_GPC_MEMORY", 200)
     site_app = App(tmp_path, token_cache_size=200)
     codec_ = site_app.mw.codec
     # The visitor-cookie cache holds 10 000 (not configurable): shrink it so it fills in warm-up.
