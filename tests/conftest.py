@@ -26,6 +26,19 @@ _IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _MUST_RUN = ("browser", "postgres")
 
 
+_BROWSER_FIXTURES = {"browser", "page", "context", "playwright"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last.
+
+    Playwright's sync API keeps an event loop running on the main thread for
+    as long as its session browser lives; tests that call ``asyncio.run``
+    must come before it starts.
+    """
+    items.sort(key=lambda item: bool(_BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """In CI a browser or PostgreSQL test that skips has failed: the service must be there."""
@@ -34,6 +47,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if _IN_CI and report.skipped and any(item.get_closest_marker(m) for m in _MUST_RUN):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where it must run: {report.longrepr}"
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright's browser is Debian's Chromium, never a downloaded one.
+
+    Every browser test uses that one session browser: a second
+    ``sync_playwright()`` inside it would fail. Without Chromium the browser
+    tests skip, except in CI, where they fail.
+    """
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium, or make browser)"
+        if _IN_CI:
+            pytest.fail(f"browser tests must run in CI: {reason}")
+        pytest.skip(reason)
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": ["--disable-gpu", "--disable-quic"],
+    }
 
 
 def categories() -> list[Category]:

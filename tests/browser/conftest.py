@@ -50,16 +50,6 @@ def _browser_tools() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """Launch Debian's Chromium instead of a Playwright-downloaded browser."""
-    return {
-        **browser_type_launch_args,
-        "executable_path": str(CHROMIUM),
-        "args": ["--disable-gpu", "--disable-quic"],
-    }
-
-
 # --- the demo site ------------------------------------------------------------------------
 
 PAGE = """<!doctype html>

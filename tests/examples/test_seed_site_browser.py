@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,21 +44,13 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+@pytest.fixture(autouse=True)
+def _browser_tools() -> None:
     reason = _missing()
     if reason is not None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"browser test cannot run on CI: {reason}")
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--disable-gpu", "--disable-quic"]
-        )
-        yield browser
-        browser.close()
 
 
 def test_demo_in_a_browser(browser: Any, tmp_path: Path) -> None:

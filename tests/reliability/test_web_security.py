@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -203,24 +202,15 @@ def test_config_and_locale_texts_are_escaped(make_config: Callable[..., ConsentC
         assert as_json.headers["content-type"].startswith("application/json")
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
 @pytest.mark.browser
 @pytest.mark.slow
-def test_xss_texts_are_inert_in_chromium(make_config: Callable[..., ConsentConfig]) -> None:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} is required in CI")
-        pytest.skip(f"{CHROMIUM} is missing")
-    sync_api = pytest.importorskip("playwright.sync_api")
+def test_xss_texts_are_inert_in_chromium(
+    make_config: Callable[..., ConsentConfig], browser: Any
+) -> None:
     app = ConsentMiddleware(site(), config=xss_config(make_config))
-    with serve(app) as url, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--disable-gpu", "--disable-quic"]
-        )
+    page = browser.new_page()
+    with serve(app) as url:
         try:
-            page = browser.new_page()
             dialogs: list[str] = []
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             for path in ("/", "/privacy"):
@@ -231,7 +221,7 @@ def test_xss_texts_are_inert_in_chromium(make_config: Callable[..., ConsentConfi
                 assert XSS in page.inner_text("body"), path  # shown as text
             assert dialogs == []
         finally:
-            browser.close()
+            page.close()
 
 
 # -- header injection -----------------------------------------------------------------------
