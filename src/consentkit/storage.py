@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from dataclasses import dataclass
 
 from consentkit.errors import StorageError
 
-__all__ = ["StorageURL", "parse_storage_url"]
+__all__ = ["StorageURL", "enable_wal", "parse_storage_url"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +54,22 @@ def parse_storage_url(url: str) -> StorageURL:
     raise StorageError(
         f"unknown storage scheme {scheme!r}: use 'sqlite:///path.db' or 'postgresql://host/db'"
     )
+
+
+def enable_wal(conn: sqlite3.Connection, timeout: float = 10.0) -> None:
+    """Put an SQLite database in WAL mode.
+
+    The switch takes an exclusive lock that SQLite's busy handler does not
+    wait for, so two connections opening a new file together may see
+    "database is locked": wait that out, up to ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)

@@ -20,6 +20,7 @@ from consentkit.analytics.store import (
     PageTotals,
 )
 from consentkit.errors import StorageError, StorageUnavailable
+from consentkit.storage import enable_wal
 
 __all__ = ["SQLiteStore"]
 
@@ -58,7 +59,7 @@ class SQLiteStore(AnalyticsStore):
                 )
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             if create:
-                conn.execute("PRAGMA journal_mode = WAL")
+                enable_wal(conn)
                 conn.execute("PRAGMA synchronous = NORMAL")
                 self._migrate(conn)
             self._has_table = (

@@ -16,6 +16,7 @@ from consentkit.log.chain import LogKey
 from consentkit.log.record import ConsentRecord
 from consentkit.log.schema import SQLITE_MIGRATIONS
 from consentkit.log.writer import BatchWriterLog
+from consentkit.storage import enable_wal
 
 __all__ = ["SQLiteConsentLog", "connect", "migrate", "sqlite_day_stats"]
 
@@ -32,7 +33,7 @@ def connect(path: str, synchronous: str = "FULL", timeout: float = 10.0) -> sqli
     """A connection to the log file with its pragmas set and its schema up to date."""
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
+        enable_wal(conn, timeout)
         conn.execute(f"PRAGMA synchronous={synchronous}")
         conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         migrate(conn)
