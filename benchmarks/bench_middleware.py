@@ -82,14 +82,19 @@ def consent_cookie(mw: ConsentMiddleware) -> str:
 
 
 def variants(storage: str) -> dict[str, tuple[Any, str]]:
-    """name -> (ASGI app, Cookie header)."""
+    """name -> (ASGI app, Cookie header).
+
+    Every decided variant gets the same request: a browser that holds both a
+    session and a consent cookie, as a visitor of a real site does.
+    """
     consent = ConsentMiddleware(bare(), config=config(storage))
     undecided = ConsentMiddleware(bare(), config=config(storage))
+    both = f"{session_cookie()}; {consent_cookie(consent)}"
     return {
-        "bare": (bare(), ""),
-        "session": (SessionMiddleware(bare(), secret_key=SECRET), session_cookie()),
-        "consentkit": (consent, consent_cookie(consent)),
-        "consentkit-undecided": (undecided, ""),
+        "bare": (bare(), both),
+        "session": (SessionMiddleware(bare(), secret_key=SECRET), both),
+        "consentkit": (consent, both),
+        "consentkit-undecided": (undecided, session_cookie()),
     }
 
 

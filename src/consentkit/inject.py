@@ -36,13 +36,14 @@ class HtmlInjector:
     message to `send`.
     """
 
-    __slots__ = ("_buffer", "_done", "_fragment", "_send", "_start", "_streaming")
+    __slots__ = ("_buffer", "_chunks", "_done", "_fragment", "_send", "_start", "_streaming")
 
     def __init__(self, send: Send, fragment: bytes) -> None:
         self._send = send
         self._fragment = fragment
         self._start: Message | None = None
         self._buffer = b""
+        self._chunks: list[bytes] = []
         self._streaming = False
         self._done = False
 
@@ -65,16 +66,18 @@ class HtmlInjector:
             await self._buffered(message)
 
     async def _buffered(self, message: Message) -> None:
-        self._buffer += message.get("body", b"")
+        chunk: bytes = message.get("body", b"")
         if message.get("more_body", False):
+            self._chunks.append(chunk)
             return
         assert self._start is not None
-        body = self._buffer
-        self._buffer = b""
+        body = b"".join((*self._chunks, chunk)) if self._chunks else chunk
+        self._chunks = []
         self._done = True
         index = find_body_end(body)
         if index >= 0:
-            body = body[:index] + self._fragment + body[index:]
+            view = memoryview(body)
+            body = b"".join((view[:index], self._fragment, view[index:]))
             headers = [
                 (name, str(len(body)).encode() if name.lower() == b"content-length" else value)
                 for name, value in self._start.get("headers", ())

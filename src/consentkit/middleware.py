@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -85,7 +85,7 @@ class ConsentMiddleware:
         self._prefix_slash = config.prefix + "/"
         self._privacy = config.privacy_path
         self._inject = config.insert_snippet or config.insert_banner
-        self._parsed: dict[str, dict[str, str]] = {}
+        self._parsed: dict[bytes, _Visit] = {}
         self._parsed_size = max(1, config.token_cache_size)
         self._started = False
 
@@ -100,15 +100,17 @@ class ConsentMiddleware:
         if not self._started:
             await self.startup()
 
-        cookie_header = ""
+        cookie_header = b""
         gpc = False
         for name, value in scope["headers"]:
             if name == b"cookie":
-                cookie_header = value.decode("latin-1")
+                # HTTP/2 may split cookies over several headers.
+                cookie_header = cookie_header + b"; " + value if cookie_header else value
             elif name == b"sec-gpc":
                 gpc = value.strip() == b"1"
-        cookies = self._parse_cookies(cookie_header) if cookie_header else {}
-        consent = self.codec.decode(cookies.get(self._cookie_name))
+        visit = self._read_cookies(cookie_header) if cookie_header else _NO_COOKIES
+        cookies = visit.cookies
+        consent = self.codec.decode(visit.token)
         reissue: list[bytes] = []
         if gpc:
             consent, reissue = await self.endpoints.apply_gpc(scope, consent)
@@ -124,7 +126,11 @@ class ConsentMiddleware:
             await self.endpoints.handle(scope, receive, send, consent, cookies)
             return
 
-        stale = self.cookies.stale(cookies, consent.granted) if cookies else []
+        stale = (
+            []
+            if visit.categories <= consent.granted
+            else self.cookies.stale(cookies, consent.granted)
+        )
         extra = self.cookies.expiries(stale) if stale else []
         if reissue:
             extra += reissue
@@ -133,16 +139,23 @@ class ConsentMiddleware:
             return
         await self.app(scope, receive, self._http_send(scope, send, consent, cookies, extra))
 
-    def _parse_cookies(self, header: str) -> dict[str, str]:
-        cookies = self._parsed.get(header)
-        if cookies is None:
-            cookies = parse_cookie_header(header)
+    def _read_cookies(self, header: bytes) -> _Visit:
+        visit = self._parsed.get(header)
+        if visit is None:
+            cookies = parse_cookie_header(header.decode("latin-1"))
+            visit = _Visit(
+                cookies,
+                cookies.get(self._cookie_name),
+                frozenset(
+                    key for name in cookies if (key := self.cookies.category_of(name)) is not None
+                ),
+            )
             if len(header) > _MAX_CACHED_HEADER:
-                return cookies
+                return visit
             if len(self._parsed) >= self._parsed_size:
                 del self._parsed[next(iter(self._parsed))]
-            self._parsed[header] = cookies
-        return cookies
+            self._parsed[header] = visit
+        return visit
 
     def _filter(
         self, headers: list[tuple[bytes, bytes]], granted: frozenset[str]
@@ -292,6 +305,19 @@ class ConsentMiddleware:
         if self.tracker is not None:
             await self.tracker.stop()
         await self.log.close()
+
+
+class _Visit(NamedTuple):
+    """What a request's Cookie header says, parsed once per distinct header."""
+
+    cookies: dict[str, str]
+    #: The consent cookie's value, if any.
+    token: str | None
+    #: Categories of the declared cookies the visitor holds.
+    categories: frozenset[str]
+
+
+_NO_COOKIES = _Visit({}, None, frozenset())
 
 
 def _next_path(scope: Scope) -> str:
