@@ -332,3 +332,27 @@ def test_banner_without_snippet(make_config: Callable[..., ConsentConfig]) -> No
     assert "<script" not in text and "stylesheet" not in text
     tags = app.renderer.snippet_tags(Consent(False, frozenset({"necessary"})), "n0nce").decode()
     assert '<script src="/consent/consentkit.' in tags and 'nonce="n0nce"' in tags
+
+
+def test_cookies_split_over_several_headers(client: TestClient) -> None:
+    """HTTP/2 clients may send one Cookie header per cookie: all of them count."""
+    decide(client, "custom", categories={"analytics": True})
+    token = client.cookies["consentkit"]
+    client.cookies.clear()
+    import asyncio
+
+    app = client.app
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    scope = {
+        "type": "http", "method": "GET", "path": "/whoami", "query_string": b"",
+        "headers": [(b"cookie", b"session=s1"), (b"cookie", f"consentkit={token}".encode())],
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert b'"granted":["analytics","necessary"]' in sent[-1]["body"]
