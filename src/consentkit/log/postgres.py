@@ -34,12 +34,22 @@ __all__ = ["PostgresConsentLog", "connect", "migrate", "postgres_day_stats"]
 #: pg_advisory_xact_lock key serialising consent log migrations ("ckitlog1").
 _MIGRATION_LOCK = 0x636B69746C6F6731
 
-_INSERT_HEAD = (
-    "INSERT INTO consentkit_log (chain_id, seq, record_id, consent_id, ts, action, granted,"
-    " denied, policy_version, declaration_hash, language, surface, path, ip, user_agent, gpc,"
-    " key_id, prev_mac, mac) VALUES "
+_COLUMNS = (
+    "chain_id, seq, record_id, consent_id, ts, action, granted, denied, policy_version,"
+    " declaration_hash, language, surface, path, ip, user_agent, gpc, key_id, prev_mac, mac"
 )
-_VALUES = "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+_TYPES = (
+    "text", "bigint", "text", "text", "timestamptz", "text", "text", "text", "text",
+    "text", "text", "text", "text", "text", "text", "boolean", "text", "text", "text",
+)  # fmt: skip
+# A whole batch is one statement with one array per column: the same SQL text
+# for every batch size, so the driver parses it once and the server can plan
+# it once, and rows go in in their chain order.
+_INSERT = (
+    f"INSERT INTO consentkit_log ({_COLUMNS}) SELECT {_COLUMNS} FROM unnest("
+    + ", ".join(f"%s::{t}[]" for t in _TYPES)
+    + f") WITH ORDINALITY AS batch({_COLUMNS}, n) ORDER BY n"
+)
 
 
 def _driver() -> Any:
@@ -198,10 +208,8 @@ class PostgresConsentLog(BatchWriterLog):
                     " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                     [(h, body, now) for h, body in declarations.items()],
                 )
-            params: list[Any] = []
-            for record in records:
-                params.extend(_row(record))
-            insert = _INSERT_HEAD + ",".join([_VALUES] * len(records))
+            params = [list(column) for column in zip(*map(_row, records), strict=True)]
+            insert = _INSERT
             if not register_chain:
                 self._committing()
                 cur.execute(insert, params)
