@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from consentkit.errors import StorageError
 
-__all__ = ["StorageURL", "enable_wal", "parse_storage_url"]
+__all__ = ["StorageURL", "enable_wal", "parse_storage_url", "redact"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,11 +22,11 @@ class StorageURL:
     def __str__(self) -> str:
         if self.scheme == "sqlite":
             return f"sqlite:///{self.target}"
-        return _redact(self.target)
+        return redact(self.target)
 
 
-def _redact(dsn: str) -> str:
-    # postgresql://user:password@host/db -> postgresql://user:***@host/db
+def redact(dsn: str) -> str:
+    """``dsn`` without its password, for messages and logs."""
     scheme, sep, rest = dsn.partition("://")
     creds, at, host = rest.rpartition("@")
     if at and ":" in creds:

@@ -15,8 +15,9 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from consentkit.analytics.report import format_csv, format_table, query_report
-from consentkit.analytics.store import open_store, redact
+from consentkit.analytics.store import open_store
 from consentkit.errors import StorageError
+from consentkit.storage import redact
 
 __all__ = ["main", "register", "run_report"]
 

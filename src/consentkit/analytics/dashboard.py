@@ -24,6 +24,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
+from consentkit.analytics.report import DAY_FIELDS
 from consentkit.analytics.tracker import AnalyticsTracker
 from consentkit.config import ConsentConfig
 
@@ -407,20 +408,7 @@ def render_dashboard(
         for s in report["sections"][:10]
     )
     day_rows = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{escape(str(d[f]))}</td>"
-            for f in (
-                "day",
-                "views",
-                "visitors",
-                "new",
-                "returning",
-                "consented_views",
-                "anonymous_views",
-            )
-        )
-        + "</tr>"
+        "<tr>" + "".join(f"<td>{escape(str(d[f]))}</td>" for f in DAY_FIELDS) + "</tr>"
         for d in reversed(days)
     )
     consent = (

@@ -20,9 +20,9 @@ from consentkit.analytics.store import (
     AnalyticsStore,
     DayTotals,
     PageTotals,
-    redact,
 )
 from consentkit.errors import StorageError, StorageUnavailable
+from consentkit.storage import redact
 
 __all__ = ["PostgresStore"]
 

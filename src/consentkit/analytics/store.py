@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from consentkit.analytics.rollup import Rollup
-from consentkit.errors import StorageError
+from consentkit.storage import parse_storage_url
 
 __all__ = [
     "TABLE_PREFIX",
@@ -23,7 +23,6 @@ __all__ = [
     "PageTotals",
     "open_store",
     "parse_url",
-    "redact",
 ]
 
 #: Every table analytics creates starts with this.
@@ -84,40 +83,14 @@ class AnalyticsStore(abc.ABC):
         """Release connections; the store may be opened again."""
 
 
-def redact(url: str) -> str:
-    """``url`` without a password, for messages and logs."""
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if at and ":" in creds:
-        creds = creds.split(":", 1)[0] + ":***"
-    return f"{scheme}{sep}{creds}{at}{host}"
-
-
 def parse_url(url: str) -> tuple[str, str]:
     """``(kind, target)`` of a storage URL: ``sqlite`` and a file path,
-    ``postgresql`` and a DSN, or ``memory``. Raises `StorageError` when malformed."""
-    scheme, sep, rest = url.partition("://")
-    scheme = scheme.lower()
-    if scheme == "memory":
+    ``postgresql`` and a DSN, or ``memory`` (tests). Raises `StorageError` when malformed."""
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() == "memory":
         return "memory", rest
-    if not sep:
-        raise StorageError(
-            f"storage URL {redact(url)!r} has no scheme: use 'sqlite:///path.db' "
-            "or 'postgresql://user@host/db'"
-        )
-    if scheme == "sqlite":
-        path = rest[1:] if rest.startswith("/") else ""
-        if not path or path.endswith("/"):
-            raise StorageError(
-                f"SQLite URL {url!r} must look like 'sqlite:///relative.db' "
-                "or 'sqlite:////absolute/path.db'"
-            )
-        return "sqlite", path
-    if scheme in ("postgresql", "postgres"):
-        return "postgresql", "postgresql://" + rest
-    raise StorageError(
-        f"unknown storage scheme {scheme!r}: use 'sqlite:///path.db' or 'postgresql://host/db'"
-    )
+    parsed = parse_storage_url(url)
+    return parsed.scheme, parsed.target
 
 
 def open_store(url: str) -> AnalyticsStore:
