@@ -86,6 +86,13 @@ def test_demo_in_a_browser(browser: Any, tmp_path: Path) -> None:
         assert "Marketing" in body
         context.close()
 
+        stranger = browser.new_context(
+            base_url=base, http_credentials={"username": user, "password": "wrong-password"}
+        )
+        refused = stranger.new_page().goto("/consent/dashboard")
+        assert refused is not None and refused.status == 401
+        stranger.close()
+
         admin = browser.new_context(
             base_url=base, http_credentials={"username": user, "password": password}
         )
