@@ -26,6 +26,28 @@ def _fresh_sqlite(storage: str) -> bool:
     return removed
 
 
+def _demo_key(storage: str) -> str:
+    """The demo's secret key, kept beside its database (mode 0600), never printed.
+
+    A database whose key is lost cannot be verified any more, so it is
+    removed when a new key is made.
+    """
+    if not storage.startswith("sqlite:///"):
+        print("consentkit demo: generated a secret key for this run only")
+        return secrets.token_urlsafe(32)
+    key_file = Path(storage.removeprefix("sqlite:///") + ".key")
+    if key_file.exists():
+        return key_file.read_text().strip()
+    if _fresh_sqlite(storage):
+        print("consentkit demo: removed the previous demo database: its key is gone")
+    key = secrets.token_urlsafe(32)
+    key_file.touch(mode=0o600)
+    key_file.write_text(key + "\n")
+    print(f"consentkit demo: generated a secret key in {key_file} (mode 0600)")
+    print(f"  to audit the log: export CONSENTKIT_SECRET_KEYS=$(cat {key_file})")
+    return key
+
+
 def startup_message(demo: Demo, base: str) -> str:
     """What the demo prints when it starts: where it is and the dashboard's credentials."""
     return (
@@ -47,15 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from_env = [k.strip() for k in os.environ.get("CONSENTKIT_SECRET_KEYS", "").split(",")]
-    keys = [k for k in from_env if k]
-    if not keys:
-        keys = [secrets.token_urlsafe(32)]
-        print(
-            "consentkit demo: generated a demo secret key (set CONSENTKIT_SECRET_KEYS to keep one)"
-        )
-        if _fresh_sqlite(args.storage):
-            print("  removed the previous demo database: its log was signed with another key")
-        print(f"  to audit this run's log: export CONSENTKIT_SECRET_KEYS={keys[0]}")
+    keys = [k for k in from_env if k] or [_demo_key(args.storage)]
 
     if args.traffic:
         from examples.seed_site.traffic import run
