@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+from tests.live import UvicornProcess
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -168,13 +166,6 @@ class TcpProxy:
                     s.shutdown(socket.SHUT_RDWR)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def rss_kib(pid: int) -> int:
     """The resident set size of process ``pid`` (VmRSS), in KiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -183,57 +174,20 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-@dataclass
-class SiteProcess:
+class SiteProcess(UvicornProcess):
     """``uvicorn tests.reliability.site_app:app`` in its own process, on a free port."""
 
-    storage: str
-    log_path: Path
-    env: dict[str, str] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
-
-    def __post_init__(self) -> None:
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, CONSENTKIT_TEST_STORAGE=self.storage, **self.env)
-        env["PYTHONPATH"] = str(REPO)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "tests.reliability.site_app:app",
-             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
-             "--log-level", "warning", "--no-proxy-headers"],
-            env=env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.proc.returncode}")
-            try:
-                if httpx.get(self.url + "/consent", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("uvicorn did not start")
+    def __init__(self, storage: str, log_path: Path, env: dict[str, str] | None = None) -> None:
+        super().__init__(
+            "tests.reliability.site_app:app",
+            log_path,
+            env={"CONSENTKIT_TEST_STORAGE": storage, "PYTHONPATH": str(REPO), **(env or {})},
+            args=("--no-proxy-headers",),
+            cwd=REPO,
+        )
 
     def rss_kib(self) -> int:
         return rss_kib(self.proc.pid)
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no flush."""
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-        self._log.close()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log.close()
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

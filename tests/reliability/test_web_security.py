@@ -21,8 +21,8 @@ from starlette.testclient import TestClient
 from consentkit import AnalyticsConfig, Category, ConsentConfig, ConsentMiddleware, Cookie
 from consentkit.log import derive_log_key
 from tests.conftest import KEY, ORIGIN, log_rows, site
-from tests.live import serve
-from tests.reliability.support import RAW_IP, SECRET, Answer, asgi_call, free_port, run_cli
+from tests.live import free_port, serve
+from tests.reliability.support import RAW_IP, SECRET, Answer, asgi_call, run_cli
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 JSON = {"content-type": "application/json"}
