@@ -8,28 +8,14 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from consentkit.log import Decision, derive_log_key, open_consent_log
+from tests.cli import run_cli as cli
 
 SECRET = "c" * 32
 SCRIPT = Path(sys.executable).with_name("consentkit")
-
-
-def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CONSENTKIT_")}
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "consentkit", *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.fixture

@@ -15,8 +15,6 @@ from tests.conftest import KEY, categories
 def test_valid_config_keeps_declaration(make_config: Callable[..., ConsentConfig]) -> None:
     config = make_config()
     assert config.secret_keys == (KEY,)
-    assert config.required_keys == {"necessary"}
-    assert config.optional_keys == {"analytics", "marketing"}
     assert config.consent_lifetime == timedelta(days=182)
     assert config.storage_scheme == "sqlite"
 

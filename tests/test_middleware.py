@@ -356,3 +356,19 @@ def test_cookies_split_over_several_headers(client: TestClient) -> None:
     }  # fmt: skip
     asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
     assert b'"granted":["analytics","necessary"]' in sent[-1]["body"]
+
+
+def test_a_site_without_a_required_category_gets_one(
+    make_config: Callable[..., ConsentConfig],
+) -> None:
+    from consentkit import Category
+
+    config = make_config(categories=[Category(key="analytics", label="Analytics")])
+    with TestClient(ConsentMiddleware(site(), config=config)) as client:
+        state = client.get("/consent").json()
+        page = client.get("/").text
+    necessary = state["declaration"]["categories"][0]
+    assert necessary["key"] == "necessary" and necessary["required"] is True
+    assert [c["name"] for c in necessary["cookies"]] == ["consentkit"]
+    assert state["granted"] == ["necessary"]
+    assert 'data-required="necessary"' in page

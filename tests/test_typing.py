@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SITE = '''
+SITE = """
 from starlette.applications import Starlette
 from starlette.requests import Request
 from consentkit import (AnalyticsConfig, Category, Consent, ConsentConfig, ConsentMiddleware,
@@ -32,7 +32,7 @@ app = ConsentMiddleware(Starlette(), config=config)
 def allowed(request: Request) -> bool:
     consent: Consent = get_consent(request)
     return consent.allows("analytics") and "analytics" in consent.granted
-'''
+"""
 
 
 def test_documented_configuration_type_checks(tmp_path: Path) -> None:

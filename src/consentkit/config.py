@@ -326,25 +326,3 @@ class ConsentConfig(_Model):
     def storage_scheme(self) -> str:
         """The storage URL's scheme, normalised: ``sqlite`` or ``postgresql``."""
         return parse_storage_url(self.storage).scheme
-
-    @property
-    def required_keys(self) -> frozenset[str]:
-        """Keys of the categories that are always granted."""
-        return frozenset(c.key for c in self.categories if c.required)
-
-    @property
-    def optional_keys(self) -> frozenset[str]:
-        """Keys of the categories the visitor may refuse."""
-        return frozenset(c.key for c in self.categories if not c.required)
-
-    @property
-    def all_keys(self) -> frozenset[str]:
-        """Keys of every declared category."""
-        return frozenset(c.key for c in self.categories)
-
-    def category(self, key: str) -> Category:
-        """The declared category called ``key``."""
-        for category in self.categories:
-            if category.key == key:
-                return category
-        raise KeyError(key)

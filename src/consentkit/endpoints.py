@@ -17,6 +17,7 @@ from consentkit.consent import Consent, new_consent_id
 from consentkit.errors import StorageUnavailable
 from consentkit.ip import reduce_ip
 from consentkit.log import Decision
+from consentkit.log.record import ACTIONS
 
 if TYPE_CHECKING:
     from consentkit.middleware import ConsentMiddleware
@@ -25,7 +26,8 @@ __all__ = ["MAX_BODY", "Endpoints", "safe_next"]
 
 #: The largest decision body accepted.
 MAX_BODY = 16 * 1024
-_ACTIONS = ("accept_all", "reject_all", "custom", "withdraw")
+#: What a visitor may ask for; "gpc" is recorded by the middleware only.
+_ACTIONS = tuple(action for action in ACTIONS if action != "gpc")
 _JSON_SURFACES = ("banner", "preferences", "privacy", "api")
 _FORM_SURFACES = ("banner", "preferences", "privacy", "form")
 _SAME_SITE_FETCH = ("same-origin", "same-site", "none")
@@ -83,7 +85,6 @@ class Endpoints:
         self.prefix = config.prefix
         self.dashboard_path = config.prefix + "/dashboard"
         self.max_age = int(config.consent_lifetime.total_seconds())
-        self.optional = tuple(c.key for c in middleware.categories if not c.required)
         attributes = f"Max-Age={self.max_age}; Path={config.cookie_path}; HttpOnly; SameSite=Lax"
         clear = f"Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path={config.cookie_path}"
         if config.cookie_domain:

@@ -134,7 +134,10 @@ class Renderer:
         self._config = config
         self._assets = assets
         self._env = _environment(config)
-        self._required = sorted(config.required_keys)
+        # From the declaration: it includes the "necessary" category consentkit
+        # adds when a site declares no required one.
+        categories = next(iter(declarations.values())).data["categories"]
+        self._required = sorted(c["key"] for c in categories if c["required"])
         gcm = config.google_consent_mode
         static_attrs = f' data-prefix="{_attr(config.prefix)}"'
         static_attrs += f' data-required="{_attr(" ".join(self._required))}"'

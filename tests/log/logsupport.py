@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from typing import Any
 
 SECRET = "s" * 32
@@ -31,20 +28,6 @@ class Database:
             return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m consentkit ARGS`` in a subprocess, with a clean key environment."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CONSENTKIT_")}
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "consentkit", *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=120,
-        check=False,
-    )
 
 
 def decision(i: int, consent_id: str | None = None, action: str = "accept_all") -> Any:

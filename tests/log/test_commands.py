@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from logsupport import SECRET, Database, fill, run_cli
+from logsupport import SECRET, Database, fill
+from tests.cli import run_cli
 
 KEY_ENV = {"CONSENTKIT_SECRET_KEYS": SECRET}
 DAY = 86400.0

@@ -9,7 +9,8 @@ import threading
 from typing import Any
 
 import pytest
-from logsupport import SECRET, Database, decision, run_cli
+from logsupport import SECRET, Database, decision
+from tests.cli import run_cli
 
 from consentkit.errors import StorageUnavailable
 from consentkit.log import derive_log_key, open_consent_log

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from logsupport import SECRET, Database, fill, run_cli
+from logsupport import SECRET, Database, fill
+from tests.cli import run_cli
 
 from consentkit.log.chain import derive_log_key
 from consentkit.log.record import ConsentRecord

@@ -33,6 +33,7 @@ with atheris.instrument_imports(include=["consentkit"]):
 
 KEY = "fuzz-secret-key-0123456789abcdef-0123"
 
+
 class MemoryLog:
     """A consent log in memory: seals records on the real chain, stores nothing."""
 

@@ -15,7 +15,8 @@ import httpx
 
 from consentkit.consent import ConsentCodec
 from consentkit.log.read import open_reader
-from tests.reliability.support import SECRET, run_cli
+from tests.cli import run_cli
+from tests.reliability.support import SECRET
 
 UA = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) reliability-load"}
 KNOWN = frozenset({"necessary", "analytics", "marketing"})

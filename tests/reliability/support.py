@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,13 +185,3 @@ class SiteProcess(UvicornProcess):
 
     def rss_kib(self) -> int:
         return rss_kib(self.proc.pid)
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m consentkit ARGS`` with a clean environment plus ``env``."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("CONSENTKIT_")}
-    full.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "consentkit", *args],
-        capture_output=True, text=True, timeout=120, env=full, cwd=REPO,
-    )  # fmt: skip

@@ -31,8 +31,7 @@ def test_fuzz_target_runs_without_a_crash(tmp_path: Path, record_property: objec
     executions = int(runs.group(1))
     peak = re.search(r"stat::peak_rss_mb:\s+(\d+)", output)
     summary = (
-        f"atheris: {executions} executions in {FUZZ_SECONDS}s, "
-        f"peak RSS {peak and peak.group(1)} MB"
+        f"atheris: {executions} executions in {FUZZ_SECONDS}s, peak RSS {peak and peak.group(1)} MB"
     )
     print(summary)
     record_property("fuzz", summary)  # type: ignore[operator]

@@ -20,9 +20,10 @@ from starlette.testclient import TestClient
 
 from consentkit import AnalyticsConfig, Category, ConsentConfig, ConsentMiddleware, Cookie
 from consentkit.log import derive_log_key
+from tests.cli import run_cli
 from tests.conftest import KEY, ORIGIN, log_rows, site
 from tests.live import free_port, serve
-from tests.reliability.support import RAW_IP, SECRET, Answer, asgi_call, run_cli
+from tests.reliability.support import RAW_IP, SECRET, Answer, asgi_call
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 JSON = {"content-type": "application/json"}

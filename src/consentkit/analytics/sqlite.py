@@ -18,6 +18,8 @@ from consentkit.analytics.store import (
     AnalyticsStore,
     DayTotals,
     PageTotals,
+    day_totals_of,
+    page_totals_of,
 )
 from consentkit.errors import StorageError, StorageUnavailable
 from consentkit.storage import enable_wal
@@ -149,17 +151,11 @@ class SQLiteStore(AnalyticsStore):
 
     def day_totals(self, since: date, until: date, section: str | None) -> list[DayTotals]:
         """Per-day sums, oldest first."""
-        return [
-            DayTotals(date.fromisoformat(str(row[0])), *(int(v) for v in row[1:]))
-            for row in self._query("days", since, until, section)
-        ]
+        return day_totals_of(self._query("days", since, until, section))
 
     def page_totals(self, since: date, until: date, section: str | None) -> list[PageTotals]:
         """Per-page sums."""
-        return [
-            PageTotals(str(row[0]), str(row[1]), int(row[2]), int(row[3]))
-            for row in self._query("pages", since, until, section)
-        ]
+        return page_totals_of(self._query("pages", since, until, section))
 
     def close(self) -> None:
         """Close the connection."""

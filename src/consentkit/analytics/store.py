@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import abc
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from consentkit.analytics.rollup import Rollup
 from consentkit.storage import parse_storage_url
@@ -53,6 +54,25 @@ class PageTotals:
     path: str
     views: int
     visitors: int
+
+
+def day_totals_of(rows: Iterable[Sequence[Any]]) -> list[DayTotals]:
+    """`DayTotals` from SQL rows ``(day, views, visitors, new, returning, consented, anonymous)``.
+
+    ``day`` may be a date (PostgreSQL) or its ISO text (SQLite).
+    """
+    return [
+        DayTotals(
+            row[0] if isinstance(row[0], date) else date.fromisoformat(str(row[0])),
+            *(int(v) for v in row[1:]),
+        )
+        for row in rows
+    ]
+
+
+def page_totals_of(rows: Iterable[Sequence[Any]]) -> list[PageTotals]:
+    """`PageTotals` from SQL rows ``(section, path, views, visitors)``."""
+    return [PageTotals(str(row[0]), str(row[1]), int(row[2]), int(row[3])) for row in rows]
 
 
 class AnalyticsStore(abc.ABC):

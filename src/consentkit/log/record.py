@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, fields
 
-__all__ = ["ACTIONS", "RECORD_FIELDS", "SURFACES", "ConsentRecord", "Decision"]
+__all__ = ["ACTIONS", "RECORD_FIELDS", "ConsentRecord", "Decision"]
 
 ACTIONS = ("accept_all", "reject_all", "custom", "withdraw", "gpc")
-SURFACES = ("banner", "preferences", "privacy", "form", "api", "gpc")
 
 
 @dataclass(frozen=True, slots=True)
