@@ -99,3 +99,57 @@ def test_prefix_cookie_matching() -> None:
     assert cookie.matches("_ga") and cookie.matches("_ga_ABC")
     assert not cookie.matches("ga")
     assert Cookie(name="ads").matches("ads") and not Cookie(name="ads").matches("ads2")
+
+
+_SHORT_SECRET = "Kx9Qw2L-short-secret"
+_PASSWORD = "dashboard-pa55word-9876"
+_LOG_KEY = "log-key-material-0123456789abcdef-XYZ"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"secret_keys": [_SHORT_SECRET]},
+        {"secret_keys": [KEY, _SHORT_SECRET]},
+        {"secret_key": _SHORT_SECRET},
+        {"dashboard_auth": ("admin", _PASSWORD), "undeclared_cookies": "sometimes"},
+        {"log_key": _LOG_KEY, "consent_lifetime": "not a duration"},
+        {"log_key": _LOG_KEY, "secret_keys": [_SHORT_SECRET], "categories": []},
+    ],
+)
+def test_no_part_of_a_secret_in_config_errors(
+    make_config: Callable[..., ConsentConfig], overrides: dict[str, object]
+) -> None:
+    import traceback
+
+    with pytest.raises(ValidationError) as caught:
+        make_config(**overrides)
+    error = caught.value
+    shown = "\n".join(
+        [
+            str(error),
+            repr(error),
+            repr(error.errors()),
+            error.json(),
+            "".join(traceback.format_exception(error)),
+        ]
+    )
+    for secret in (_SHORT_SECRET, _PASSWORD, _LOG_KEY, KEY):
+        for start in range(0, len(secret) - 5, 3):
+            assert secret[start : start + 6] not in shown, shown
+
+
+def test_no_part_of_a_secret_from_the_environment_in_errors(
+    make_config: Callable[..., ConsentConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONSENTKIT_SECRET_KEYS", _SHORT_SECRET)
+    with pytest.raises(ValidationError, match="secret key #1 is 20 bytes") as caught:
+        make_config(secret_keys=[])
+    assert "Kx9Qw2" not in str(caught.value) + repr(caught.value.errors())
+
+
+def test_repr_of_a_config_shows_no_secret(make_config: Callable[..., ConsentConfig]) -> None:
+    config = make_config(log_key=_LOG_KEY, dashboard_auth=("admin", _PASSWORD))
+    for shown in (repr(config), str(config), f"{config}", f"{config!r}"):
+        for secret in (KEY, _LOG_KEY, _PASSWORD):
+            assert secret[:8] not in shown

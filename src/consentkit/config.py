@@ -11,16 +11,18 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails
 
 from consentkit.errors import StorageError
 from consentkit.storage import parse_storage_url
@@ -52,7 +54,19 @@ DashboardAuth = Callable[[Any], bool | Awaitable[bool]]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    # Inputs may hold secret keys or passwords: errors never show them.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, hide_input_in_errors=True
+    )
+
+
+def _without_inputs(error: ValidationError) -> ValidationError:
+    """``error`` with every input replaced, so not even ``errors()`` can show a secret."""
+    details = [
+        InitErrorDetails(type=d["type"], loc=d["loc"], input="<hidden>", ctx=d.get("ctx", {}))
+        for d in error.errors()
+    ]
+    return ValidationError.from_exception_data(error.title, details, hide_input=True)
 
 
 class Cookie(_Model):
@@ -220,6 +234,14 @@ class ConsentConfig(_Model):
     dashboard_auth: DashboardAuth | tuple[str, str] | None = None
     #: How many verified tokens, parsed Cookie headers and GPC overrides are kept in memory.
     token_cache_size: int = Field(default=10_000, ge=0)
+
+    if not TYPE_CHECKING:  # type checkers keep the signature pydantic synthesises
+
+        def __init__(self, **data: Any) -> None:
+            try:
+                super().__init__(**data)
+            except ValidationError as error:
+                raise _without_inputs(error) from None
 
     @field_validator("categories", mode="after")
     @classmethod
