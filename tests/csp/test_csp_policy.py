@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import SITE_CSP, csp_categories, csp_site
+from csp_helpers import SITE_CSP, csp_categories, csp_site
 from pydantic import ValidationError
 from starlette.testclient import TestClient
 
@@ -34,7 +34,7 @@ def directives(policy: str) -> dict[str, list[str]]:
 
 
 def hosts_in(policy: str, directive: str = "script-src") -> set[str]:
-    return {s for s in directives(policy)[directive] if not s.startswith("'") and ":" != s[-1]}
+    return {s for s in directives(policy)[directive] if not s.startswith("'") and s[-1] != ":"}
 
 
 @pytest.mark.parametrize(
@@ -119,9 +119,7 @@ def test_bad_hosts_are_refused_at_start_up(host: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Category(key="marketing", label="Marketing", hosts=[host])
     with pytest.raises(ValidationError, match=message):
-        ConsentConfig(
-            secret_keys=["k" * 40], categories=csp_categories(), csp_always_allow=[host]
-        )
+        ConsentConfig(secret_keys=["k" * 40], categories=csp_categories(), csp_always_allow=[host])
 
 
 def test_good_hosts_are_normalised() -> None:
