@@ -228,7 +228,7 @@ class ConsentMiddleware:
             if added:
                 headers = [*headers, *((b"set-cookie", value) for value in added)]
             if html and self.csp is not None:
-                headers = [*headers, *self.csp.headers(consent)]
+                headers = [*headers, *self.csp.headers(consent, self.is_https(scope))]
             if headers is not message.get("headers"):
                 message = {**message, "headers": headers}
             if (

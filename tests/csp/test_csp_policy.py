@@ -162,15 +162,40 @@ def test_header_size(csp_config: ConfigFactory) -> None:
 
 
 def test_html_gets_the_policy_other_responses_do_not(csp_config: ConfigFactory) -> None:
-    with TestClient(ConsentMiddleware(csp_site(), config=csp_config())) as client:
+    app = ConsentMiddleware(csp_site(), config=csp_config())
+    with TestClient(app, base_url="https://testserver") as client:
         page = client.get("/")
         assert "content-security-policy" not in page.headers
         policy = page.headers["content-security-policy-report-only"]
         assert hosts_in(policy) == BASE_HOSTS
-        assert page.headers["reporting-endpoints"].startswith("consentkit-csp=")
+        assert "report-to consentkit-csp" in policy
+        assert page.headers["reporting-endpoints"] == (
+            'consentkit-csp="/consent/csp-report?state=undecided"'
+        )
         data = client.get("/data")
         assert "content-security-policy-report-only" not in data.headers
         assert "reporting-endpoints" not in data.headers
+
+
+def test_plain_http_reports_with_report_uri_only(csp_config: ConfigFactory) -> None:
+    """Chromium posts Reporting API reports to https endpoints only, and skips report-uri
+    when report-to is there: over http the policy names report-uri alone."""
+    with TestClient(ConsentMiddleware(csp_site(), config=csp_config())) as client:
+        page = client.get("/")
+    policy = directives(page.headers["content-security-policy-report-only"])
+    assert policy["report-uri"] == ["/consent/csp-report?state=undecided"]
+    assert "report-to" not in policy
+    assert "reporting-endpoints" not in page.headers
+
+
+def test_https_behind_a_trusted_proxy(csp_config: ConfigFactory) -> None:
+    config = csp_config(trusted_proxies=["127.0.0.1"])
+    scope_client = ("127.0.0.1", 5000)
+    app = ConsentMiddleware(csp_site(), config=config)
+    with TestClient(app, client=scope_client) as client:
+        page = client.get("/", headers={"x-forwarded-proto": "https"})
+    assert "report-to consentkit-csp" in page.headers["content-security-policy-report-only"]
+    assert "reporting-endpoints" in page.headers
 
 
 def test_off_by_default(csp_config: ConfigFactory) -> None:

@@ -234,6 +234,8 @@ class CSPReports:
         self._task: asyncio.Task[None] | None = None
         self._lock: asyncio.Lock | None = None
         self._last_purge: float | None = None
+        #: Violations read since start-up (counted or dropped).
+        self.received = 0
         #: Reports not counted because `MAX_PENDING` counts were already waiting.
         self.dropped = 0
         #: Requests refused for coming faster than ``csp_report_rate``.
@@ -283,6 +285,7 @@ class CSPReports:
     def _count(self, found: list[tuple[str, str, str]], state: str) -> None:
         day = datetime.fromtimestamp(self._clock(), timezone.utc).date()
         pending = self._pending
+        self.received += len(found)
         for host, directive, path in found:
             key = ViolationKey(day, host, directive, path, state)
             number = pending.get(key)

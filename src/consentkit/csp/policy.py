@@ -58,7 +58,9 @@ def state_label(decided: bool, granted: Iterable[str], optional: Iterable[str]) 
     return ".".join(keys) if keys else NOTHING_GRANTED
 
 
-def policy_text(directives: Sequence[str], hosts: Sequence[str], report_url: str | None) -> str:
+def policy_text(
+    directives: Sequence[str], hosts: Sequence[str], report_url: str | None, report_to: bool = True
+) -> str:
     """The policy's text: each directive with the allowed hosts, then where to report."""
     allowed = " ".join(hosts)
     parts = [
@@ -67,7 +69,8 @@ def policy_text(directives: Sequence[str], hosts: Sequence[str], report_url: str
     ]
     if report_url is not None:
         parts.append(f"report-uri {report_url}")
-        parts.append(f"report-to {REPORT_GROUP}")
+        if report_to:
+            parts.append(f"report-to {REPORT_GROUP}")
     return "; ".join(parts)
 
 
@@ -110,20 +113,24 @@ class ConsentPolicy:
         self._base = _base_hosts(config, categories)
         self._optional = {c.key: tuple(c.hosts) for c in categories if not c.required}
         self._report_path = config.prefix + "/csp-report" if config.csp_reports else None
-        self._undecided = self._headers(UNDECIDED, frozenset())
-        self._decided: dict[frozenset[str], Headers] = {}
+        self._undecided = self._both(UNDECIDED, frozenset())
+        self._decided: dict[frozenset[str], tuple[Headers, Headers]] = {}
 
-    def headers(self, consent: Consent) -> Headers:
-        """The headers to add to an HTML response for this consent (cached per state)."""
+    def headers(self, consent: Consent, https: bool = True) -> Headers:
+        """The headers to add to an HTML response for this consent (cached per state).
+
+        Over plain http the policy reports with ``report-uri`` only: Chromium
+        sends Reporting API reports to https endpoints only, and ignores
+        ``report-uri`` when ``report-to`` is present.
+        """
         if not consent.decided:
-            return self._undecided
-        headers = self._decided.get(consent.granted)
-        if headers is None:
-            label = state_label(True, consent.granted, self._optional)
-            headers = self._headers(label, consent.granted)
+            return self._undecided[https]
+        both = self._decided.get(consent.granted)
+        if both is None:
+            both = self._both(state_label(True, consent.granted, self._optional), consent.granted)
             if len(self._decided) < _CACHED_STATES:
-                self._decided[consent.granted] = headers
-        return headers
+                self._decided[consent.granted] = both
+        return both[https]
 
     def hosts(self, granted: Iterable[str]) -> list[str]:
         """The hosts a page may use with these categories granted."""
@@ -132,17 +139,22 @@ class ConsentPolicy:
             hosts.extend(h for h in self._optional.get(key, ()) if h not in hosts)
         return hosts
 
-    def policy(self, consent: Consent) -> str:
+    def policy(self, consent: Consent, https: bool = True) -> str:
         """The policy text for this consent."""
-        return dict(self.headers(consent))[self.header_name.encode()].decode("latin-1")
+        return dict(self.headers(consent, https))[self.header_name.encode()].decode("latin-1")
 
-    def _headers(self, label: str, granted: frozenset[str]) -> Headers:
-        report_url = None
-        headers: list[tuple[bytes, bytes]] = []
-        if self._report_path is not None:
-            report_url = f"{self._report_path}?state={label}"
-            endpoint = f'{REPORT_GROUP}="{report_url}"'
-            headers.append((b"reporting-endpoints", endpoint.encode("latin-1")))
-        text = policy_text(self._directives, self.hosts(granted), report_url)
-        headers.insert(0, (self.header_name.encode(), text.encode("latin-1")))
-        return tuple(headers)
+    def _both(self, label: str, granted: frozenset[str]) -> tuple[Headers, Headers]:
+        """The headers over plain http and over https."""
+        name = self.header_name.encode()
+        hosts = self.hosts(granted)
+        if self._report_path is None:
+            text = policy_text(self._directives, hosts, None).encode("latin-1")
+            return ((name, text),), ((name, text),)
+        url = f"{self._report_path}?state={label}"
+        plain = policy_text(self._directives, hosts, url, report_to=False)
+        secure = policy_text(self._directives, hosts, url)
+        endpoint = f'{REPORT_GROUP}="{url}"'.encode("latin-1")
+        return (
+            ((name, plain.encode("latin-1")),),
+            ((name, secure.encode("latin-1")), (b"reporting-endpoints", endpoint)),
+        )
