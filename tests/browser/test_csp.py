@@ -3,9 +3,8 @@
 Two other host names, ``cdn.alpha.test`` (analytics) and ``media.beta.test``
 (marketing), are mapped to loopback with ``--host-resolver-rules`` in a browser
 of this module's own, launched from the session's Playwright like the session
-browser (same executable and arguments), plus ``--short-reporting-delay`` so
-that Reporting API reports would leave within a second. The site is plain http, so its
-policy reports with ``report-uri`` (``application/csp-report``), the format Chromium sends there.
+browser (same executable and arguments). The site is plain http, so its policy
+reports with ``report-uri`` (``application/csp-report``), the format Chromium uses there.
 """
 
 from __future__ import annotations
@@ -147,7 +146,6 @@ def resolving_browser(browser_type: Any, browser_type_launch_args: dict[str, Any
     args = [
         *browser_type_launch_args.get("args", []),
         "--host-resolver-rules=MAP *.test 127.0.0.1",
-        "--short-reporting-delay",
     ]
     browser = browser_type.launch(**{**browser_type_launch_args, "args": args})
     yield browser
@@ -272,7 +270,7 @@ def test_report_only_loads_everything_and_reports_it(
     page.goto("/")
     assert loaded(page) == {"script": True, "image": True}
     assert sorted(server.hits) == ALL_HITS
-    page.wait_for_timeout(2000)  # reports leave within a second with --short-reporting-delay
+    page.wait_for_timeout(1500)  # report-uri reports leave at once
     assert on.received == granted_before
 
 
