@@ -3,15 +3,20 @@
 Two other host names, ``cdn.alpha.test`` (analytics) and ``media.beta.test``
 (marketing), are mapped to loopback with ``--host-resolver-rules`` in a browser
 of this module's own, launched from the session's Playwright like the session
-browser (same executable and arguments). The site is plain http, so its policy
-reports with ``report-uri`` (``application/csp-report``), the format Chromium uses there.
+browser (same executable and arguments). The sites are plain http, so their policy
+reports with ``report-uri`` (``application/csp-report``), the format Chromium uses there;
+one more site is served over https with a throwaway certificate (the browser is told to
+accept it) to see the Reporting API format (``Reporting-Endpoints``, ``report-to``) arrive.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 import sqlite3
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -146,6 +151,8 @@ def resolving_browser(browser_type: Any, browser_type_launch_args: dict[str, Any
     args = [
         *browser_type_launch_args.get("args", []),
         "--host-resolver-rules=MAP *.test 127.0.0.1",
+        "--short-reporting-delay",  # Reporting API reports leave within a second
+        "--ignore-certificate-errors",  # the https site's throwaway certificate
     ]
     browser = browser_type.launch(**{**browser_type_launch_args, "args": args})
     yield browser
@@ -301,3 +308,55 @@ def test_strict_nonce_site_keeps_a_working_banner(
     page.get_by_role("link", name="Cookie settings").click()
     page.get_by_role("dialog").wait_for()
     assert page.evaluate("window.cspViolations") == []
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A throwaway self-signed certificate for 127.0.0.1: (key file, certificate file)."""
+    if shutil.which("openssl") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("openssl is needed in CI for the https CSP test")
+        pytest.skip("openssl is missing")
+    folder = tmp_path_factory.mktemp("tls")
+    key, cert = str(folder / "key.pem"), str(folder / "cert.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+         "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return key, cert
+
+
+def test_reporting_api_over_https(
+    resolving_browser: Any,
+    third_party: tuple[ThirdParty, int],
+    certificate: tuple[str, str],
+    tmp_path: Path,
+) -> None:
+    _, port = third_party
+    app, consent = site("report-only", port, tmp_path / "consent.db")
+    formats: list[str] = []
+
+    async def spy(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/consent/csp-report":
+            formats.append(dict(scope["headers"]).get(b"content-type", b"").decode())
+        await app(scope, receive, send)
+
+    key, cert = certificate
+    with serve(spy, ssl_keyfile=key, ssl_certfile=cert) as url:
+        context = resolving_browser.new_context(base_url=url, ignore_https_errors=True)
+        try:
+            answer = context.new_page().goto("/")
+            assert answer is not None
+            headers = answer.headers
+            assert "report-to consentkit-csp" in headers["content-security-policy-report-only"]
+            assert headers["reporting-endpoints"] == (
+                'consentkit-csp="/consent/csp-report?state=undecided"'
+            )
+            reports = consent.csp_reports
+            assert reports is not None
+            assert wait_for(lambda: reports.received >= 3), reports.received
+        finally:
+            context.close()
+    assert formats and set(formats) == {"application/reports+json"}
