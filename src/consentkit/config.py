@@ -417,6 +417,12 @@ class ConsentConfig(_Model):
                 )
         if self.csp == "off":
             return
+        reserved = [c.key for c in self.categories if c.key in ("none", "undecided")]
+        if reserved:
+            raise ValueError(
+                f"category key {reserved[0]!r} is a consent state name in CSP reports; "
+                "rename the category to use csp"
+            )
         from consentkit.csp.policy import MAX_HEADER_BYTES, longest_policy
 
         size = longest_policy(self)

@@ -146,6 +146,10 @@ def test_other_csp_settings_are_checked(csp_config: ConfigFactory) -> None:
         csp_config(csp="block")
     with pytest.raises(ValidationError, match="csp_report_rate"):
         csp_config(csp_report_rate=0)
+    clashing = [*csp_categories(), Category(key="none", label="None")]
+    with pytest.raises(ValidationError, match="'none' is a consent state name"):
+        csp_config(categories=clashing)
+    assert csp_config(categories=clashing, csp="off").csp == "off"
 
 
 def test_header_size(csp_config: ConfigFactory) -> None:
