@@ -263,3 +263,14 @@ def test_gpc_refuses_the_hosts_of_opted_out_categories(csp_config: ConfigFactory
         )
         policy = client.get("/", headers={"sec-gpc": "1"}).headers["content-security-policy"]
         assert hosts_in(policy) == BASE_HOSTS
+
+
+def test_compressed_html_gets_the_policy_too(csp_config: ConfigFactory) -> None:
+    """The policy is a header: a body the middleware cannot insert into still gets it."""
+    from starlette.middleware.gzip import GZipMiddleware
+
+    site = GZipMiddleware(csp_site(), minimum_size=1)
+    with TestClient(ConsentMiddleware(site, config=csp_config(csp="enforce"))) as client:
+        page = client.get("/", headers={"accept-encoding": "gzip"})
+    assert page.headers["content-encoding"] == "gzip"
+    assert hosts_in(page.headers["content-security-policy"]) == BASE_HOSTS

@@ -191,3 +191,33 @@ def test_dashboard_without_csp_has_no_panel(csp_config: Callable[..., ConsentCon
         page = client.get("/consent/dashboard", auth=("admin", "secret-password"))
     assert page.status_code == 200
     assert "Blocked by consent" not in page.text
+
+
+def test_reports_reach_each_store_through_the_endpoint(
+    csp_config: Callable[..., ConsentConfig], store_url: str
+) -> None:
+    report = {
+        "csp-report": {
+            "document-uri": "https://site.example/news?session=abc",
+            "blocked-uri": "https://www.youtube.com/embed/1",
+            "effective-directive": "frame-src",
+        }
+    }
+    app = ConsentMiddleware(csp_site(), config=csp_config(storage=store_url))
+    with TestClient(app) as client:
+        for _ in range(3):
+            answer = client.post(
+                "/consent/csp-report?state=analytics",
+                content=json.dumps(report),
+                headers={"content-type": "application/csp-report"},
+            )
+            assert answer.status_code == 204
+    store = open_csp_store(store_url)
+    store.open(create=False)
+    try:
+        counts = store.counts(TODAY - timedelta(days=1), TODAY + timedelta(days=1))
+    finally:
+        store.close()
+    assert [(c.host, c.directive, c.path, c.state, c.reports) for c in counts] == [
+        ("www.youtube.com", "frame-src", "/news", "analytics", 3)
+    ]
