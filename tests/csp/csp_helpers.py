@@ -47,10 +47,24 @@ async def _strict(request: Request) -> Response:
     )
 
 
+async def _own_endpoints(request: Request) -> Response:
+    return HTMLResponse(
+        "<html><body><p>own</p></body></html>",
+        headers={"reporting-endpoints": 'site="https://reports.example/csp"'},
+    )
+
+
 async def _data(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
 def csp_site() -> Starlette:
     """``/`` an HTML page, ``/strict`` one with its own CSP, ``/data`` JSON."""
-    return Starlette(routes=[Route("/", _page), Route("/strict", _strict), Route("/data", _data)])
+    return Starlette(
+        routes=[
+            Route("/", _page),
+            Route("/strict", _strict),
+            Route("/data", _data),
+            Route("/own-endpoints", _own_endpoints),
+        ]
+    )

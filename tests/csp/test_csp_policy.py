@@ -274,3 +274,13 @@ def test_compressed_html_gets_the_policy_too(csp_config: ConfigFactory) -> None:
         page = client.get("/", headers={"accept-encoding": "gzip"})
     assert page.headers["content-encoding"] == "gzip"
     assert hosts_in(page.headers["content-security-policy"]) == BASE_HOSTS
+
+
+def test_site_reporting_endpoints_are_kept(csp_config: ConfigFactory) -> None:
+    app = ConsentMiddleware(csp_site(), config=csp_config())
+    with TestClient(app, base_url="https://testserver") as client:
+        page = client.get("/own-endpoints")
+    assert page.headers.get_list("reporting-endpoints") == [
+        'site="https://reports.example/csp"',
+        'consentkit-csp="/consent/csp-report?state=undecided"',
+    ]
