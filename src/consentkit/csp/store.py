@@ -12,7 +12,6 @@ import abc
 import contextlib
 import os
 import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -25,7 +24,6 @@ __all__ = [
     "DAILY_TABLE",
     "META_TABLE",
     "CSPStore",
-    "MemoryCSPStore",
     "PostgresCSPStore",
     "SQLiteCSPStore",
     "ViolationCount",
@@ -141,47 +139,11 @@ class CSPStore(abc.ABC):
 
 
 def open_csp_store(url: str) -> CSPStore:
-    """An unopened store for a storage URL (``memory://`` keeps counts in memory, for tests)."""
-    if url.partition("://")[0].lower() == "memory":
-        return MemoryCSPStore()
+    """An unopened store for a storage URL; raises `StorageError` when it is malformed."""
     parsed = parse_storage_url(url)
     if parsed.scheme == "sqlite":
         return SQLiteCSPStore(parsed.target)
     return PostgresCSPStore(parsed.target)
-
-
-class MemoryCSPStore(CSPStore):
-    """Counts in a dictionary."""
-
-    def __init__(self) -> None:
-        self._rows: dict[ViolationKey, int] = {}
-        self._lock = threading.Lock()
-
-    def open(self, create: bool = True) -> None:
-        """Nothing to connect to."""
-
-    def add(self, counts: dict[ViolationKey, int]) -> None:
-        """Add ``counts``."""
-        with self._lock:
-            for key, number in counts.items():
-                self._rows[key] = self._rows.get(key, 0) + number
-
-    def counts(self, since: date, until: date) -> list[ViolationCount]:
-        """Rows in the range, oldest first."""
-        with self._lock:
-            rows = sorted((k, n) for k, n in self._rows.items() if since <= k.day <= until)
-        return [ViolationCount(*key, reports=n) for key, n in rows]
-
-    def purge(self, before: date) -> int:
-        """Delete old rows."""
-        with self._lock:
-            old = [key for key in self._rows if key.day < before]
-            for key in old:
-                del self._rows[key]
-        return len(old)
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 class SQLiteCSPStore(CSPStore):
