@@ -19,13 +19,16 @@ import uvicorn
 
 
 @contextmanager
-def serve(app: Any, lifespan: str = "on") -> Iterator[str]:
-    """Run ``app`` under uvicorn on a free loopback port; yields its base URL."""
+def serve(app: Any, lifespan: str = "on", **options: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn on a free loopback port; yields its base URL.
+
+    ``options`` go to ``uvicorn.Config``: ``ssl_keyfile`` and ``ssl_certfile`` serve https.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan, **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -34,7 +37,8 @@ def serve(app: Any, lifespan: str = "on") -> Iterator[str]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        scheme = "https" if options.get("ssl_certfile") else "http"
+        yield f"{scheme}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)

@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 
 from consentkit import audit
 from consentkit.analytics import cli as analytics_cli
+from consentkit.csp import cli as csp_cli
 from consentkit.errors import ConsentKitError, StorageError
 from consentkit.log.base import DayStats
 from consentkit.log.chain import LogKey, derive_log_key, log_keys_from_env
@@ -400,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_log_commands(subparsers)
     analytics_cli.register(subparsers)
+    csp_cli.register(subparsers)
     audit.register(subparsers)
     return parser
 

@@ -49,6 +49,57 @@ _PATH = re.compile(r"^[A-Za-z0-9\-._~!$&'()*+=:@%/]+$")
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _COOKIE_NAME = re.compile(r"^[!#$%&'+\-.^_`|~0-9A-Za-z]+\*?$")
 
+#: The fetch directives a consent policy may govern, and those it governs by default.
+CSP_GOVERNABLE = (
+    "child-src", "connect-src", "font-src", "frame-src", "img-src", "manifest-src",
+    "media-src", "object-src", "script-src", "style-src", "worker-src",
+)  # fmt: skip
+CSP_DEFAULT_DIRECTIVES = (
+    "script-src", "connect-src", "img-src", "frame-src", "media-src", "style-src", "font-src",
+)  # fmt: skip
+_HOST_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_HOST = re.compile(
+    rf"^(?P<wild>\*\.)?(?P<name>{_HOST_LABEL}(?:\.{_HOST_LABEL})*)(?::(?P<port>[0-9]{{1,5}}|\*))?$"
+)
+
+
+def _check_hosts(value: Sequence[str], field: str) -> tuple[str, ...]:
+    """Host sources, lowercased and without repeats; a clear error for anything else."""
+    hosts: list[str] = []
+    for raw in value:
+        host = raw.strip().lower() if isinstance(raw, str) else raw
+        if not isinstance(host, str) or not host:
+            raise ValueError(f"{field}: {raw!r} is not a host name")
+        if "://" in host or "/" in host:
+            raise ValueError(
+                f"{field}: {raw!r} is a URL; give the host name only ('cdn.example.com')"
+            )
+        if not host.isascii():
+            raise ValueError(
+                f"{field}: {raw!r} is not ASCII; write an international name in its "
+                "'xn--' (punycode) form"
+            )
+        match = _HOST.match(host)
+        if match is None:
+            raise ValueError(
+                f"{field}: {raw!r} is not a host name: use 'cdn.example.com', "
+                "'*.example.com' or either with ':port'"
+            )
+        if len(match["name"]) > 253:
+            raise ValueError(f"{field}: {raw!r} is longer than 253 characters")
+        if match["wild"] and "." not in match["name"]:
+            raise ValueError(
+                f"{field}: {raw!r} would allow a whole top-level domain; "
+                "a wildcard needs at least two labels after '*.'"
+            )
+        port = match["port"]
+        if port is not None and port != "*" and not 0 < int(port) <= 65535:
+            raise ValueError(f"{field}: {raw!r} has no valid port (1-65535)")
+        if host not in hosts:
+            hosts.append(host)
+    return tuple(hosts)
+
+
 #: A callable that decides whether a request may see the dashboard.
 DashboardAuth = Callable[[Any], bool | Awaitable[bool]]
 
@@ -112,6 +163,10 @@ class Category(_Model):
     required: bool = False
     cookies: Annotated[Sequence[Cookie], _TUPLE] = ()
     gpc_opt_out: bool = True
+    #: Third-party hosts this category's content loads from (``www.youtube.com``,
+    #: ``*.ytimg.com``, optionally with ``:port``); with ``ConsentConfig.csp`` on, pages
+    #: allow them only once the category is granted.
+    hosts: Annotated[Sequence[str], _TUPLE] = ()
 
     @field_validator("key")
     @classmethod
@@ -122,6 +177,11 @@ class Category(_Model):
                 "(a letter, then letters, digits, '-' or '_', at most 40 characters)"
             )
         return value
+
+    @field_validator("hosts")
+    @classmethod
+    def _check_hosts(cls, value: Sequence[str]) -> tuple[str, ...]:
+        return _check_hosts(value, "hosts")
 
     @model_validator(mode="after")
     def _required_is_not_gpc(self) -> Category:
@@ -234,6 +294,19 @@ class ConsentConfig(_Model):
     dashboard_auth: DashboardAuth | tuple[str, str] | None = None
     #: How many verified tokens, parsed Cookie headers and GPC overrides are kept in memory.
     token_cache_size: int = Field(default=10_000, ge=0)
+    #: Content-Security-Policy by consent: ``"off"``, ``"report-only"`` (nothing is blocked,
+    #: every would-be block is reported) or ``"enforce"`` (browsers refuse the hosts of
+    #: categories the visitor has not granted).
+    csp: Literal["off", "report-only", "enforce"] = "off"
+    #: Hosts every page may use whatever the consent (your CDN, web fonts), in the syntax
+    #: of ``Category.hosts``.
+    csp_always_allow: Annotated[Sequence[str], _TUPLE] = ()
+    #: The fetch directives the consent policy governs.
+    csp_directives: Annotated[Sequence[str], _TUPLE] = CSP_DEFAULT_DIRECTIVES
+    #: Ask browsers to report what the consent policy blocks, at ``{prefix}/csp-report``.
+    csp_reports: bool = True
+    #: Violation reports accepted per second by each process; more get 429.
+    csp_report_rate: float = Field(default=50.0, gt=0, le=100_000)
 
     if not TYPE_CHECKING:  # type checkers keep the signature pydantic synthesises
 
@@ -262,6 +335,25 @@ class ConsentConfig(_Model):
                     )
                 owner[cookie.name] = category.key
         return value
+
+    @field_validator("csp_always_allow")
+    @classmethod
+    def _check_always_allow(cls, value: Sequence[str]) -> tuple[str, ...]:
+        return _check_hosts(value, "csp_always_allow")
+
+    @field_validator("csp_directives")
+    @classmethod
+    def _check_directives(cls, value: Sequence[str]) -> tuple[str, ...]:
+        directives = tuple(dict.fromkeys(d.strip().lower() for d in value))
+        unknown = [d for d in directives if d not in CSP_GOVERNABLE]
+        if unknown:
+            raise ValueError(
+                f"csp_directives: {unknown[0]!r} is not a fetch directive consentkit can "
+                f"govern; choose from {list(CSP_GOVERNABLE)}"
+            )
+        if not directives:
+            raise ValueError("csp_directives must name at least one directive")
+        return directives
 
     @field_validator("consent_lifetime")
     @classmethod
@@ -333,7 +425,34 @@ class ConsentConfig(_Model):
             )
         if self.default_language not in self.languages:
             raise ValueError(f"default_language {self.default_language!r} is not in languages")
+        self._check_csp()
         return self
+
+    def _check_csp(self) -> None:
+        always = set(self.csp_always_allow)
+        for category in self.categories:
+            clash = sorted(always.intersection(category.hosts))
+            if clash and not category.required:
+                raise ValueError(
+                    f"host {clash[0]!r} is in csp_always_allow and in category "
+                    f"{category.key!r}: a visitor could not refuse it"
+                )
+        if self.csp == "off":
+            return
+        reserved = [c.key for c in self.categories if c.key in ("none", "undecided")]
+        if reserved:
+            raise ValueError(
+                f"category key {reserved[0]!r} is a consent state name in CSP reports; "
+                "rename the category to use csp"
+            )
+        from consentkit.csp.policy import MAX_HEADER_BYTES, longest_policy
+
+        size = longest_policy(self)
+        if size > MAX_HEADER_BYTES:
+            raise ValueError(
+                f"the consent Content-Security-Policy would be {size} bytes with every "
+                f"category granted; keep it under {MAX_HEADER_BYTES} (use '*.' wildcards)"
+            )
 
     def __repr__(self) -> str:
         # Never show secrets in tracebacks or logs.

@@ -103,6 +103,10 @@ class Endpoints:
         cookies: dict[str, str],
     ) -> None:
         """Answer a request to the consent prefix or the privacy page."""
+        reports = self.mw.csp_reports
+        if reports is not None and scope["path"] == reports.path:
+            await reports.handle(scope, receive, send)
+            return
         try:
             response = await self._route(scope, receive, consent, cookies)
         except _Refused as refused:
@@ -165,8 +169,13 @@ class Endpoints:
             raise _Refused(404, "not_found", scope["path"])
         from consentkit.analytics.dashboard import dashboard_endpoint
 
+        reports = self.mw.csp_reports
         return await dashboard_endpoint(
-            Request(scope, receive), tracker, self.mw.log.stats, self.config
+            Request(scope, receive),
+            tracker,
+            self.mw.log.stats,
+            self.config,
+            csp_counts=reports.counts if reports is not None else None,
         )
 
     # Deciding.

@@ -12,6 +12,8 @@ from consentkit.analytics import AnalyticsTracker
 from consentkit.config import ConsentConfig
 from consentkit.consent import Consent, ConsentCodec
 from consentkit.cookies import CookiePolicy, parse_cookie_header
+from consentkit.csp.endpoint import CSPReports
+from consentkit.csp.policy import ConsentPolicy
 from consentkit.declaration import Declaration, effective_categories
 from consentkit.endpoints import Endpoints
 from consentkit.html import Assets, Renderer
@@ -79,6 +81,12 @@ class ConsentMiddleware:
             else None
         )
         self.endpoints = Endpoints(self)
+        self.csp = ConsentPolicy(config, self.categories) if config.csp != "off" else None
+        self.csp_reports = (
+            CSPReports(config, self.categories, clock=clock)
+            if self.csp is not None and config.csp_reports
+            else None
+        )
         self._cookie_name = config.cookie_name
         self._visitor_cookie = config.analytics.cookie_name if config.analytics else ""
         self._prefix = config.prefix
@@ -219,6 +227,8 @@ class ConsentMiddleware:
                     added = [*extra, visitor.encode("latin-1")]
             if added:
                 headers = [*headers, *((b"set-cookie", value) for value in added)]
+            if html and self.csp is not None:
+                headers = [*headers, *self.csp.headers(consent, self.is_https(scope))]
             if headers is not message.get("headers"):
                 message = {**message, "headers": headers}
             if (
@@ -296,6 +306,8 @@ class ConsentMiddleware:
         await self.log.open()
         if self.tracker is not None:
             await self.tracker.start()
+        if self.csp_reports is not None:
+            await self.csp_reports.start()
 
     async def shutdown(self) -> None:
         """Flush analytics and close the consent log."""
@@ -304,6 +316,8 @@ class ConsentMiddleware:
         self._started = False
         if self.tracker is not None:
             await self.tracker.stop()
+        if self.csp_reports is not None:
+            await self.csp_reports.stop()
         await self.log.close()
 
 

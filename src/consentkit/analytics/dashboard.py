@@ -96,8 +96,14 @@ async def dashboard_endpoint(
     tracker: AnalyticsTracker,
     consent_stats: Callable[[], Awaitable[list[Any]]] | None,
     config: ConsentConfig,
+    *,
+    csp_counts: Callable[[date, date], Awaitable[list[Any]]] | None = None,
 ) -> Response:
-    """Answer ``GET {prefix}/dashboard[?days=N]`` (N from 1 to 400, default 30)."""
+    """Answer ``GET {prefix}/dashboard[?days=N]`` (N from 1 to 400, default 30).
+
+    With ``csp_counts`` (the consent CSP's report counts) the page has a
+    "Blocked by consent" panel.
+    """
     if request.method not in ("GET", "HEAD"):
         return PlainTextResponse(
             "Method Not Allowed", status_code=405, headers={"Allow": "GET, HEAD"}
@@ -129,8 +135,19 @@ async def dashboard_endpoint(
         except Exception as exc:
             logger.error("dashboard could not read consent statistics (%s)", type(exc).__name__)
             stats_error = True
+    blocked: dict[str, Any] | None = None
+    if csp_counts is not None:
+        from consentkit.csp.summary import summarise
+
+        try:
+            blocked = summarise(await csp_counts(since, until), since, until)
+        except Exception as exc:
+            logger.error("dashboard could not read CSP report counts (%s)", type(exc).__name__)
+            blocked = {"error": True}
     optional = [(c.key, c.label) for c in config.categories if not c.required]
-    body = render_dashboard(report, stats, optional, since, until, stats_error=stats_error)
+    body = render_dashboard(
+        report, stats, optional, since, until, stats_error=stats_error, blocked=blocked
+    )
     return HTMLResponse(body, headers=_HEADERS)
 
 
@@ -341,6 +358,31 @@ def _chart_consent(stats: list[Any], optional: list[tuple[str, str]]) -> str:
     return "".join(parts) + '<p class="legend">' + "".join(legend) + "</p>" + table
 
 
+def _blocked_panel(blocked: dict[str, Any] | None) -> str:
+    if blocked is None:
+        return ""
+    title = '<h2 id="blocked">Blocked by consent</h2>\n'
+    if blocked.get("error"):
+        return title + "<p>The CSP report counts could not be read.</p>\n"
+    if not blocked["hosts"]:
+        return title + "<p>No browser reported a host blocked by consent in this period.</p>\n"
+    rows = "".join(
+        f"<tr><td>{escape(h['host'])}</td><td>{h['reports']}</td>"
+        f"<td>{escape(', '.join(h['directives']))}</td>"
+        f"<td>{escape(', '.join(f'{s} {n}' for s, n in h['states'].items()))}</td>"
+        f"<td>{escape(h['pages'][0]['path'] if h['pages'] else '')}</td></tr>"
+        for h in blocked["hosts"][:20]
+    )
+    return (
+        f"{title}<p>{blocked['reports']} reports of requests the consent policy refused "
+        "(or, in report-only mode, would have refused), by blocked host. The consent state "
+        "is the one the page was served under.</p>\n"
+        '<div class="scroll"><table><thead><tr><th>host</th><th>reports</th>'
+        "<th>directives</th><th>consent states</th><th>top page</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>\n"
+    )
+
+
 def _page(title: str, content: str) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -379,8 +421,13 @@ def render_dashboard(
     until: date,
     *,
     stats_error: bool = False,
+    blocked: dict[str, Any] | None = None,
 ) -> str:
-    """The dashboard page for a report and the consent log's per-day statistics."""
+    """The dashboard page for a report and the consent log's per-day statistics.
+
+    ``blocked`` is `consentkit.csp.summary.summarise`'s document (``{"error": True}``
+    when it could not be read); with it the page shows what the consent policy blocked.
+    """
     days = report["days"]
     views = sum(d["views"] for d in days)
     visitors = sum(d["visitors"] for d in days)
@@ -428,7 +475,7 @@ def render_dashboard(
 </tr></thead><tbody>{section_rows}</tbody></table></div>
 <h2>Consent rate</h2>
 {consent}
-<h2>Days</h2>
+{_blocked_panel(blocked)}<h2>Days</h2>
 <details><summary>Views per day</summary><div class="scroll"><table><thead><tr><th>day</th>
 <th>views</th><th>visitors</th><th>new</th><th>returning</th><th>consented</th>
 <th>anonymous</th></tr></thead><tbody>{day_rows}</tbody></table></div></details>
