@@ -32,8 +32,8 @@ LAYOUT = """(selector) => {
   const root = document.querySelector(selector);
   const problems = [];
   const vw = document.documentElement.clientWidth;
-  const name = (e) => e.tagName.toLowerCase() + (e.className ? '.' + String(e.className).split(' ').join('.') : '')
-    + (e.id ? '#' + e.id : '');
+  const name = (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+    + (e.className ? '.' + String(e.className).split(' ').join('.') : '');
   const box = root.getBoundingClientRect();
   if (box.left < -0.5 || box.right > vw + 0.5) problems.push(`${name(root)} leaves the viewport`);
   if (root.scrollWidth > root.clientWidth + 1) problems.push(`${name(root)} scrolls sideways`);
@@ -43,7 +43,8 @@ LAYOUT = """(selector) => {
     const r = e.getBoundingClientRect();
     if (!r.width && !r.height) continue;
     const p = e.parentElement.getBoundingClientRect();
-    if (r.left < p.left - 1 || r.right > p.right + 1) problems.push(`${name(e)} overflows its parent`);
+    if (r.left < p.left - 1 || r.right > p.right + 1)
+      problems.push(`${name(e)} overflows its parent`);
     if (e.scrollWidth > e.clientWidth + 1 && style.overflowX === 'visible' && e.clientWidth)
       problems.push(`${name(e)}: its content is wider than its box`);
   }
@@ -108,5 +109,28 @@ def test_banner_and_dialog(
         violations = axe(page, "dialog.ck-dialog")
         assert not violations, describe(violations)
         assert (ARTIFACTS / f"{lang}-{width}-dialog.png").stat().st_size > 1000
+    finally:
+        page.close()
+
+
+def test_the_layout_check_finds_a_label_too_long(context: Any) -> None:
+    """The check above is not vacuous: a label too long for a phone is reported."""
+    page = context.new_page()
+    try:
+        page.set_viewport_size({"width": 360, "height": 740})
+        page.goto("/")
+        page.locator("#consentkit-banner").wait_for()
+        assert page.evaluate(LAYOUT, "#consentkit-banner") == []
+        page.evaluate(
+            """() => {
+              const [reject, accept] = document.querySelectorAll('#consentkit-banner .ck-btn');
+              reject.textContent = 'Datenschutzeinstellungsverwaltungsübersichtsseite';
+              accept.style.whiteSpace = 'nowrap';
+              accept.textContent = 'Alle Cookies und sonstigen Technologien akzeptieren';
+            }"""
+        )
+        problems = page.evaluate(LAYOUT, "#consentkit-banner")
+        assert any("Datenschutz" in p and "lines" in p for p in problems), problems
+        assert any("wider than its box" in p or "overflows" in p for p in problems), problems
     finally:
         page.close()
