@@ -59,6 +59,43 @@ LAYOUT = """(selector) => {
 }"""
 
 
+#: Line breaks that CJK typography forbids, in the surface matched by ``selector``: a Korean
+#: word split across lines (Korean breaks between words), or a line that starts with closing
+#: punctuation or a small kana (Japanese and Chinese kinsoku rules).
+CJK_BREAKS = r"""(selector) => {
+  const root = document.querySelector(selector);
+  const lang = root.lang;
+  const noStart = new RegExp('[\u3001\u3002\uff0c\uff0e\uff1a\uff1b\uff01\uff1f\u300d\u300f\uff09'
+    + '\u30fc\u3041\u3043\u3045\u3047\u3049\u3063\u3083\u3085\u3087'
+    + '\u30a1\u30a3\u30a5\u30a7\u30a9\u30c3\u30e3\u30e5\u30e7]');
+  const hangul = /[\uac00-\ud7a3]/;
+  const bad = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.data;
+    let top = null;
+    for (let i = 0; i < text.length; i++) {
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const rect = range.getClientRects()[0];
+      if (!rect) continue;
+      if (top !== null && rect.top > top + 2) {
+        const before = text[i - 1], after = text[i];
+        const where = text.slice(Math.max(0, i - 4), i) + '|' + text.slice(i, i + 4);
+        const inWord = /\S/.test(before) && /\S/.test(after);
+        if (lang === 'ko' && inWord && hangul.test(before + after))
+          bad.push(`a word is split: ${where}`);
+        if (lang !== 'ko' && noStart.test(after)) bad.push(`a line starts with ${after}: ${where}`);
+      }
+      top = rect.top;
+    }
+  }
+  return bad;
+}"""
+CJK = {"ja", "ko", "zh-Hans"}
+
+
 def describe(violations: list[dict[str, Any]]) -> str:
     return "\n".join(
         f"{v['id']} ({v['impact']}): {v['help']} at {v['targets']}" for v in violations
@@ -95,6 +132,8 @@ def test_banner_and_dialog(
         page.evaluate("document.activeElement.blur()")
         page.screenshot(path=str(ARTIFACTS / f"{lang}-{width}-banner.png"), animations="disabled")
         assert page.evaluate(LAYOUT, "#consentkit-banner") == []
+        if lang in CJK:
+            assert page.evaluate(CJK_BREAKS, "#consentkit-banner") == []
         violations = axe(page, "#consentkit-banner")
         assert not violations, describe(violations)
 
@@ -106,6 +145,8 @@ def test_banner_and_dialog(
         page.evaluate("document.activeElement.blur()")
         page.screenshot(path=str(ARTIFACTS / f"{lang}-{width}-dialog.png"), animations="disabled")
         assert page.evaluate(LAYOUT, "dialog.ck-dialog") == []
+        if lang in CJK:
+            assert page.evaluate(CJK_BREAKS, "dialog.ck-dialog") == []
         violations = axe(page, "dialog.ck-dialog")
         assert not violations, describe(violations)
         assert (ARTIFACTS / f"{lang}-{width}-dialog.png").stat().st_size > 1000
