@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import html
 import json
+from collections.abc import Iterator
 from importlib import resources
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from starlette.testclient import TestClient
 
+from consentkit import ConsentMiddleware
 from consentkit.config import Category, ConsentConfig
 from consentkit.declaration import Declaration, effective_categories
 from consentkit.i18n import Translator, language_candidates, shipped_languages
+from tests.conftest import site
 
 
 def load(lang: str) -> dict[str, str]:
@@ -258,3 +263,37 @@ def test_what_consentkit_adds_is_translated() -> None:
         duration = necessary["cookies"][0]["duration"]
         assert duration == texts["duration_days"].replace("{days}", "182")
         assert "days" not in duration
+
+
+# --- through the middleware ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def every_language_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    cfg = config(
+        storage=f"sqlite:///{tmp_path_factory.mktemp('i18n')}/consent.db",
+        categories=[Category(key="analytics", label="Analytics")],
+    )
+    with TestClient(ConsentMiddleware(site(), config=cfg)) as client:
+        yield client
+
+
+@pytest.mark.parametrize("lang", SHIPPED)
+def test_every_language_is_served_in_that_language(
+    every_language_client: TestClient, lang: str
+) -> None:
+    texts = load(lang)
+    headers = {"accept-language": f"{lang.upper()};q=0.9,en;q=0.1"}
+    page = every_language_client.get("/", headers=headers).text
+    direction = "rtl" if lang in {"he", "ar"} else "ltr"
+    assert f'lang="{lang}" dir="{direction}"' in page
+    for key in ("banner_title", "accept_all", "reject_all", "customize", "necessary_label"):
+        assert html.escape(texts[key]) in page, key
+    privacy = every_language_client.get("/privacy", headers=headers)
+    assert privacy.headers["content-language"] == lang
+    assert f'<html lang="{lang}" dir="{direction}">' in privacy.text
+    assert html.escape(texts["privacy_overview"]) in privacy.text
+    assert html.escape(texts["duration_days"].replace("{days}", "182")) in privacy.text
+    if lang != "en":
+        for english in ("Accept all", "Reject all", "Strictly necessary", "182 days"):
+            assert english not in page + privacy.text
