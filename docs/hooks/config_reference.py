@@ -57,7 +57,9 @@ EXTRA: dict[str, dict[str, str]] = {
         "insert_snippet": "Insert the snippet's `<link>` and `<script>` into every HTML page.",
         "insert_banner": "Insert the server-rendered banner into HTML pages of undecided visitors.",
         "default_language": "The language used when `Accept-Language` names none of `languages`.",
-        "languages": "The languages offered to visitors (locales ship for en, de, fr, es, he, ar).",
+        "languages": "The languages offered to visitors; default: all 35 shipped ones (see "
+        "[Languages](templates.md#languages)). A language without shipped texts needs every "
+        "text in `texts`, or start-up fails.",
     },
     "Category": {
         "key": "A lowercase slug (`analytics`), used in the API, the cookie and the log.",

@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails
 
 from consentkit.errors import StorageError
+from consentkit.i18n import check_texts, shipped_languages
 from consentkit.storage import parse_storage_url
 
 __all__ = [
@@ -275,7 +276,10 @@ class ConsentConfig(_Model):
     template_dirs: Annotated[Sequence[str], _TUPLE] = ()
     insert_banner: bool = True
     default_language: str = "en"
-    languages: Annotated[Sequence[str], _TUPLE] = ("en", "de", "fr", "es", "he", "ar")
+    #: The languages offered to visitors; default: every language consentkit ships.
+    languages: Annotated[Sequence[str], _TUPLE] = Field(
+        default_factory=lambda: tuple(shipped_languages().values())
+    )
     #: Per-language text overrides: ``{"en": {"banner_title": "Cookies"}}``.
     texts: dict[str, dict[str, str]] = Field(default_factory=dict)
     #: Google Consent Mode v2: category key -> consent types it grants.
@@ -423,8 +427,13 @@ class ConsentConfig(_Model):
             raise ValueError(
                 f"analytics.category {self.analytics.category!r} is not a declared category"
             )
-        if self.default_language not in self.languages:
+        languages, texts = check_texts(self.languages, self.texts)
+        default = shipped_languages().get(self.default_language.lower(), self.default_language)
+        if default not in languages:
             raise ValueError(f"default_language {self.default_language!r} is not in languages")
+        object.__setattr__(self, "languages", languages)
+        object.__setattr__(self, "texts", texts)
+        object.__setattr__(self, "default_language", default)
         self._check_csp()
         return self
 

@@ -28,7 +28,7 @@ def effective_categories(config: ConsentConfig) -> tuple[Category, ...]:
         name=config.cookie_name,
         provider=None,
         purpose="consentkit:consent_cookie_purpose",
-        duration=f"{config.consent_lifetime.days} days",
+        duration=f"consentkit:duration_days:{config.consent_lifetime.days}",
     )
     categories = list(config.categories)
     required = [i for i, c in enumerate(categories) if c.required]
@@ -42,8 +42,8 @@ def effective_categories(config: ConsentConfig) -> tuple[Category, ...]:
             0,
             Category(
                 key="necessary",
-                label="Strictly necessary",
-                description="Needed for the site to work and to remember your choices.",
+                label="consentkit:necessary_label",
+                description="consentkit:necessary_description",
                 required=True,
                 cookies=(consent_cookie,),
             ),
@@ -61,7 +61,9 @@ def effective_categories(config: ConsentConfig) -> tuple[Category, ...]:
                             Cookie(
                                 name=analytics.cookie_name,
                                 purpose="consentkit:analytics_cookie_purpose",
-                                duration=f"{analytics.cookie_max_age.days} days",
+                                duration=(
+                                    f"consentkit:duration_days:{analytics.cookie_max_age.days}"
+                                ),
                             ),
                         )
                     }
@@ -97,17 +99,21 @@ class Declaration:
 
 
 def _text(texts: Mapping[str, str], value: str) -> str:
-    # Built-in cookies name a locale key so their purpose is translated too.
+    # What consentkit adds itself names a locale key ("consentkit:KEY" or
+    # "consentkit:duration_days:N"), so it is shown in the visitor's language.
     if value.startswith("consentkit:"):
-        return texts.get(value[len("consentkit:") :], "")
+        key, _, days = value[len("consentkit:") :].partition(":")
+        return texts.get(key, "").replace("{days}", days)
     return value
 
 
 def _category(category: Category, texts: Mapping[str, str]) -> dict[str, Any]:
     return {
         "key": category.key,
-        "label": texts.get(f"category_{category.key}_label", category.label),
-        "description": texts.get(f"category_{category.key}_description", category.description),
+        "label": texts.get(f"category_{category.key}_label", _text(texts, category.label)),
+        "description": texts.get(
+            f"category_{category.key}_description", _text(texts, category.description)
+        ),
         "required": category.required,
         "gpc_opt_out": category.gpc_opt_out,
         "cookies": [
@@ -115,7 +121,7 @@ def _category(category: Category, texts: Mapping[str, str]) -> dict[str, Any]:
                 "name": cookie.name,
                 "provider": cookie.provider,
                 "purpose": _text(texts, cookie.purpose),
-                "duration": cookie.duration,
+                "duration": _text(texts, cookie.duration),
             }
             for cookie in category.cookies
         ],

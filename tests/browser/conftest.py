@@ -236,11 +236,13 @@ def axe() -> Callable[..., list[dict[str, Any]]]:
     """``axe(page, include=None)``: WCAG 2.1 A/AA violations axe-core finds on the page."""
 
     def run(page: Any, include: str | None = None) -> list[dict[str, Any]]:
-        page.add_script_tag(path=str(AXE))
+        if not page.evaluate("typeof axe !== 'undefined'"):
+            page.add_script_tag(path=str(AXE))
         violations: list[dict[str, Any]] = page.evaluate(
             """async (include) => {
                 const result = await axe.run(include ? {include: [include]} : document, {
                     runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+                    resultTypes: ["violations"],
                 });
                 return result.violations.map(v => ({
                     id: v.id, impact: v.impact, help: v.help,
