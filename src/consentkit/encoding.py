@@ -15,6 +15,7 @@ that ``consentkit audit`` reports.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import zlib
 from collections.abc import Iterator, Sequence
@@ -51,10 +52,9 @@ _MAX_NAME = 40
 
 def _load_brotli() -> ModuleType | None:
     try:
-        import brotli
+        return importlib.import_module("brotli")
     except ImportError:
         return None
-    return brotli
 
 
 _brotli = _load_brotli()
@@ -315,9 +315,11 @@ def compress(data: bytes, coding: str) -> bytes | None:
 def negotiate(accept_encoding: str | None, available: Sequence[str]) -> str:
     """The coding of ``available`` (best first) to send, or ``"identity"``.
 
-    The highest ``q`` wins; a tie goes to the earlier of ``available``, then to
-    ``identity``. ``q=0`` refuses a coding; ``*`` covers the ones not named. A
-    client that refuses everything still gets ``identity``.
+    The highest ``q`` wins; a tie goes to the earlier of ``available``, and a
+    coding to ``identity``, which counts only when named (or by ``*``).
+    ``q=0`` refuses a coding; ``*`` covers the ones not named; an element
+    with a malformed ``q`` is ignored. A client that refuses everything still
+    gets ``identity``.
     """
     if not accept_encoding:
         return "identity"
@@ -339,7 +341,8 @@ def negotiate(accept_encoding: str | None, available: Sequence[str]) -> str:
             weights[name] = q
     star = weights.get("*")
     best = "identity"
-    best_q = weights.get("identity", 1.0 if star is None or star > 0 else 0.0)
+    # Unnamed, identity is acceptable but loses to any coding the client accepts.
+    best_q = weights.get("identity", star if star is not None else 0.0)
     for coding in reversed(available):
         q = weights.get(coding, star if star is not None else 0.0)
         if coding == "gzip" and "gzip" not in weights:
