@@ -48,12 +48,11 @@ def page_app(coding: str) -> Any:
     if coding != "identity":
         headers.append((b"content-encoding", coding.encode()))
     headers.append((b"content-length", str(len(body)).encode()))
-    message = {"type": "http.response.body", "body": body, "more_body": False}
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        # A fresh header list each time: GZipMiddleware edits it in place.
+        # Fresh messages each time: GZipMiddleware edits them in place.
         await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
-        await send(message)
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
     return app
 

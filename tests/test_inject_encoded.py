@@ -12,10 +12,13 @@ from typing import Any
 
 import brotli
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.types import Message, Receive, Scope, Send
 
 from consentkit import ConsentConfig, ConsentMiddleware
 from consentkit.encoding import MAX_DECODED, Codecs, DecodeError
+from tests.conftest import categories
 
 PAGE = b"<html><head><title>t</title></head><body><p>hello</p>" + b"<p>text</p>" * 200
 PAGE += b"</body></html>"
@@ -443,3 +446,69 @@ def test_unhandled_codings_are_bounded(caplog: pytest.LogCaptureFixture) -> None
             assert codecs.get(f"x-{index}-{'y' * 100}".encode()) is None
     assert len(codecs.unhandled) == 32
     assert all(len(name) <= 40 for name in codecs.unhandled)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> ConsentMiddleware:
+    """One middleware for every generated example; its app is swapped per example."""
+    config = ConsentConfig(
+        secret_keys=["property-secret-key-0123456789abcdef"],
+        storage=f"sqlite:///{tmp_path_factory.mktemp('prop')}/consent.db",
+        categories=categories(),
+    )
+    return ConsentMiddleware(app_of([], []), config=config)
+
+
+def _direct(middleware: ConsentMiddleware, app: Any) -> Recorder:
+    middleware.app = app
+    recorder = Recorder()
+    call(middleware, recorder)
+    return recorder
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    page=st.binary(max_size=3000).map(lambda b: b.replace(b"</", b"<")),
+    where=st.floats(0, 1),
+    coding=st.sampled_from(CODINGS),
+    cuts=st.lists(st.integers(1, 400), max_size=8),
+    with_length=st.booleans(),
+)
+def test_any_page_any_cut(
+    shared: ConsentMiddleware,
+    page: bytes,
+    where: float,
+    coding: str,
+    cuts: list[int],
+    with_length: bool,
+) -> None:
+    """Whatever the page and however its compressed bytes are cut, the result decodes to
+    the page with the fragment once before its last ``</body>``."""
+    at = int(len(page) * where)
+    page = page[:at] + b"</body>" + page[at:]
+    body = ENCODE[coding](page)
+    parts, start = [], 0
+    for cut in cuts:
+        parts.append(body[start : start + cut])
+        start += cut
+    parts.append(body[start:])
+    headers = html_headers(header_value(coding), len(body) if with_length else None)
+    result = _direct(shared, app_of(parts, headers))
+    text = decode(coding, result.body())
+    start_at = text.index(b'<link rel="stylesheet"')
+    end = text.rindex(b"</body>")
+    assert text[:start_at] + text[end:] == page
+    assert text[start_at:end].count(BANNER) == 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.binary(max_size=500), coding=st.sampled_from([b"gzip", b"deflate", b"br"]))
+def test_garbage_with_a_length_always_passes_unchanged(
+    shared: ConsentMiddleware, body: bytes, coding: bytes
+) -> None:
+    headers = html_headers(coding, len(body))
+    result = _direct(shared, app_of([body], headers))
+    # Either it decoded to a page with a body end (and got the fragment) or it is untouched.
+    if result.body() != body:
+        assert result.headers[b"content-encoding"] == coding
+        assert int(result.headers[b"content-length"]) == len(result.body())
