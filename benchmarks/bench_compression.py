@@ -31,11 +31,12 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from consentkit import ConsentMiddleware
 
-_WORDS = (
+_VOCABULARY = (
     "peace building alliance members worked across countries report regional dialogue "
     "conflict prevention women youth mediation local partners funding policy learning "
     "communities violence resilience programme evaluation network annual progress"
-).split()  # noqa: SIM905
+)
+_WORDS = _VOCABULARY.split()
 
 
 def _page(size: int = 20 * 1024) -> bytes:
