@@ -163,7 +163,6 @@ class EncodedHtmlInjector:
         "_inserted",
         "_passing",
         "_send",
-        "_size",
         "_start",
         "_streaming",
     )
@@ -175,7 +174,6 @@ class EncodedHtmlInjector:
         self._codecs = codecs
         self._start: Message | None = None
         self._chunks: list[bytes] = []
-        self._size = 0
         self._streaming = False
         self._passing = False
         self._decoder: Decoder | None = None
