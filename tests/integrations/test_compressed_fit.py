@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import brotli
 import httpx
@@ -84,3 +85,33 @@ def django_site(tmp_path: Path) -> Iterator[str]:
 
 def test_django_gzip_middleware_under_asgi(django_site: str) -> None:
     check_site(django_site)
+
+
+def test_a_stream_that_breaks_midway_is_broken_off_not_completed(tmp_path: Path) -> None:
+    import zlib
+
+    from consentkit import ConsentMiddleware
+
+    from .compressed_sites import config
+
+    obj = zlib.compressobj(6, zlib.DEFLATED, 31)
+    first = obj.compress(PAGE.encode()[:500]) + obj.flush(zlib.Z_SYNC_FLUSH)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(b"content-type", b"text/html"), (b"content-encoding", b"gzip")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": first, "more_body": True})
+        await send({"type": "http.response.body", "body": b"\xff" * 64, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    site = ConsentMiddleware(app, config=config(f"sqlite:///{tmp_path}/consent.db"))
+    with (
+        serve(site, lifespan="off") as base,
+        httpx.Client(base_url=base) as client,
+        pytest.raises(httpx.RemoteProtocolError),  # the chunked body never ends
+        client.stream("GET", "/", headers=BROWSER) as response,
+    ):
+        assert response.status_code == 200
+        b"".join(response.iter_raw())
