@@ -247,7 +247,7 @@ class AuditReport:
 
     @property
     def ok(self) -> bool:
-        """True when nothing non-necessary leaks."""
+        """True when nothing non-necessary leaks and every page can get the banner."""
         return not (self.leaks or self.undeclared or self.embeds or self.unhandled_encodings)
 
     def as_dict(self) -> dict[str, Any]:
