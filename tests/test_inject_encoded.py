@@ -512,3 +512,13 @@ def test_garbage_with_a_length_always_passes_unchanged(
     if result.body() != body:
         assert result.headers[b"content-encoding"] == coding
         assert int(result.headers[b"content-length"]) == len(result.body())
+
+
+@pytest.mark.parametrize("coding", ["deflate", "deflate-raw"])
+def test_deflate_variant_kept_when_the_stream_starts_with_one_byte(
+    serve: Callable[..., Recorder], coding: str
+) -> None:
+    body = ENCODE[coding](PAGE)
+    result = serve(app_of([body[:1], b"", body[1:]], html_headers(b"deflate", None)))
+    # Decoded as the same variant it came in: raw stays raw, zlib stays zlib.
+    assert_inserted(decode(coding, result.body()))

@@ -265,17 +265,18 @@ class EncodedHtmlInjector:
                 await self._pass(message)
                 return
             assert self._start is not None
-            self._encoder = decoder.encoder()
             headers = changed_headers(self._start.get("headers", []), None)
             await self._send({**self._start, "headers": headers})
-            pieces: list[bytes] | Iterator[bytes] = [first]
+            pieces: list[bytes] | Iterator[bytes] = [first] if first else []
         else:
             pieces = decoder.decode(chunk)
         encoder = self._encoder
-        assert encoder is not None
         out: list[bytes] = []
         try:
             for piece in pieces:
+                if encoder is None:
+                    # Made once the decoder has seen the stream (raw or zlib-wrapped deflate).
+                    encoder = self._encoder = decoder.encoder()
                 if self._inserted:
                     out.append(encoder.encode(piece))
                     continue
@@ -286,6 +287,11 @@ class EncodedHtmlInjector:
         except DecodeError as exc:
             self._codecs.corrupt(self._codec.name, exc)
             raise
+        if encoder is None:
+            if more:
+                await self._send({"type": "http.response.body", "body": b"", "more_body": True})
+                return
+            encoder = self._encoder = decoder.encoder()
         if more:
             out.append(encoder.flush())
         else:
