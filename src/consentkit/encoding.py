@@ -236,7 +236,7 @@ class Codec:
         return _ZlibDecoder(self._wbits)
 
 
-_FIX_OUTSIDE = "or put the compressing middleware outside ConsentMiddleware"
+_FIX_OUTSIDE = "put the compressing middleware outside ConsentMiddleware"
 
 
 class Codecs:
@@ -269,11 +269,11 @@ class Codecs:
         if name == "br":
             self.note(
                 name,
-                "the brotli package is not installed; install consentkit[brotli] "
-                f"(pip install 'consentkit[brotli]'), {_FIX_OUTSIDE}",
+                "the brotli package is not installed: install the consentkit[brotli] extra "
+                f"(pip install 'consentkit[brotli]') or {_FIX_OUTSIDE}",
             )
         else:
-            self.note(name, f"consentkit cannot decode it; {_FIX_OUTSIDE}")
+            self.note(name, f"consentkit cannot decode it: {_FIX_OUTSIDE}")
         return None
 
     def note(self, coding: str, reason: str) -> None:
@@ -293,7 +293,7 @@ class Codecs:
         """Note a body in ``coding`` that did not decode."""
         self.note(
             coding,
-            f"a body did not decode ({error}); check the middleware that compresses it",
+            f"a body did not decode ({error}): check the middleware that compresses it",
         )
 
 
