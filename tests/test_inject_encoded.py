@@ -415,14 +415,28 @@ def test_br_without_brotli_names_the_extra(
 
 
 @pytest.mark.parametrize(
-    ("method", "status"), [("HEAD", 200), ("GET", 204), ("GET", 304)], ids=["head", "204", "304"]
+    ("method", "status"),
+    [("HEAD", 200), ("GET", 204), ("GET", 304), ("GET", 206)],
+    ids=["head", "204", "304", "206"],
 )
 def test_head_204_304_untouched(serve: Callable[..., Recorder], method: str, status: int) -> None:
-    body = b"" if status != 200 else gzip.compress(PAGE)
-    headers = html_headers(b"gzip", len(gzip.compress(PAGE)), (b"etag", b'"v1"'))
+    compressed = gzip.compress(PAGE)
+    body = {200: compressed, 206: compressed[10:40]}.get(status, b"")
+    headers = html_headers(b"gzip", len(compressed), (b"etag", b'"v1"'))
     result = serve(app_of([body], headers, status=status), method=method)
     assert result.start["headers"] == headers
     assert result.body() == body
+
+
+def test_a_range_of_a_plain_page_untouched(serve: Callable[..., Recorder]) -> None:
+    part = PAGE[-40:]
+    headers = html_headers(
+        None,
+        len(part),
+        (b"content-range", f"bytes {len(PAGE) - 40}-{len(PAGE) - 1}/{len(PAGE)}".encode()),
+    )
+    result = serve(app_of([part], headers, status=206))
+    assert result.body() == part and result.start["headers"] == headers
 
 
 def test_identity_is_plain(serve: Callable[..., Recorder]) -> None:

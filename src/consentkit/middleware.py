@@ -25,7 +25,8 @@ __all__ = ["ConsentMiddleware"]
 
 # Caches keep only small keys, so a flood of huge headers cannot fill memory.
 _MAX_CACHED_HEADER = 1024
-_NO_INJECT_STATUS = frozenset({204, 304})
+# 206: a range of the body, which the fragment would corrupt (compressed or not).
+_NO_INJECT_STATUS = frozenset({204, 206, 304})
 
 
 class ConsentMiddleware:
