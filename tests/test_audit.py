@@ -176,3 +176,39 @@ def test_through_the_consentkit_command(tmp_path: Path) -> None:
     )
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["leaks"]
+
+
+def test_compressed_site_names_the_coding_it_cannot_handle(tmp_path: Path) -> None:
+    code, report = audit_json(tmp_path, "audit_apps.compressed:app")
+    assert code == 1
+    assert report["ok"] is False
+    assert report["leaks"] == [] and report["undeclared_cookies"] == []
+    [finding] = report["unhandled_encodings"]
+    assert finding["encoding"] == "zstd"
+    assert "outside ConsentMiddleware" in finding["reason"]
+    table = audit(tmp_path, "audit_apps.compressed:app")
+    assert table.returncode == 1
+    assert "could not insert the banner into" in table.stdout
+    assert "Content-Encoding: zstd" in table.stdout
+
+
+def test_fixture_gzip_gets_the_banner_zstd_does_not(tmp_path: Path) -> None:
+    import asyncio
+
+    import httpx
+
+    from tests.audit_apps.compressed import create_app
+
+    app = create_app(str(tmp_path))
+
+    async def fetch(accept: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            return await client.get("/", headers={"accept-encoding": accept})
+
+    gzipped = asyncio.run(fetch("gzip"))
+    assert gzipped.headers["content-encoding"] == "gzip"
+    assert 'id="consentkit-banner"' in gzipped.text
+    zstd = asyncio.run(fetch("zstd"))
+    assert zstd.headers["content-encoding"] == "zstd"
+    assert b"consentkit-banner" not in zstd.content

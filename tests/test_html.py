@@ -288,3 +288,103 @@ def test_text_overrides_reach_banner_and_page() -> None:
     config = make_config(texts={"en": {"banner_title": "Cookies? <yes>"}})
     renderer, _ = make_renderer(config)
     assert "Cookies? &lt;yes&gt;" in renderer.fragment(UNDECIDED, "en", "/", None).decode()
+
+
+# --- precompressed assets ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ext", ["js", "css"])
+@pytest.mark.parametrize(
+    ("accept", "coding"),
+    [
+        (None, None),
+        ("", None),
+        ("gzip", "gzip"),
+        ("gzip, deflate, br, zstd", "br"),
+        ("br;q=0.5, gzip", "gzip"),
+        ("br;q=0, gzip;q=0.1", "gzip"),
+        ("br;q=0, gzip;q=0", None),
+        ("GZIP;Q=1", "gzip"),
+        ("*", "br"),
+        ("*;q=0, identity", None),
+        ("*;q=0", None),  # nothing acceptable: the file as it is, not an error
+        ("identity;q=0, gzip;q=0.2", "gzip"),
+        ("deflate", None),
+        ("gzip;q=nonsense", None),
+        ("x-gzip", "gzip"),
+    ],
+)
+def test_assets_precompressed_by_accept_encoding(
+    ext: str, accept: str | None, coding: str | None
+) -> None:
+    import brotli
+
+    assets = Assets("/consent")
+    url = assets.js_url if ext == "js" else assets.css_url
+    plain = assets.response(url, None)
+    assert plain is not None
+    original = plain[2]
+    answer = assets.response(url, None, accept)
+    assert answer is not None
+    status, headers, body = answer
+    h = dict(headers)
+    assert status == 200
+    assert h[b"vary"] == b"Accept-Encoding"
+    assert int(h[b"content-length"]) == len(body)
+    assert h.get(b"content-encoding") == (coding.encode() if coding else None)
+    if coding == "gzip":
+        assert gzip.decompress(body) == original
+        assert h[b"etag"].endswith(b'-gzip"')
+    elif coding == "br":
+        assert brotli.decompress(body) == original
+        assert h[b"etag"].endswith(b'-br"')
+    else:
+        assert body == original
+    if coding:
+        assert len(body) < len(original) / 2
+
+
+def test_asset_etags_differ_per_encoding_and_304_matches_each() -> None:
+    assets = Assets("/consent")
+    answers = {a: assets.response(assets.js_url, None, a) for a in ("identity", "gzip", "br")}
+    etags = {a: dict(r[1])[b"etag"].decode() for a, r in answers.items() if r is not None}
+    assert len(set(etags.values())) == 3
+    for accept, etag in etags.items():
+        hit = assets.response(assets.js_url, etag, accept)
+        assert hit is not None and hit[0] == 304 and hit[2] == b""
+        h = dict(hit[1])
+        assert h[b"etag"].decode() == etag and h[b"vary"] == b"Accept-Encoding"
+        assert b"content-encoding" not in h and b"content-length" not in h
+        # Another encoding's ETag does not validate this one.
+        for other, other_etag in etags.items():
+            if other != accept:
+                miss = assets.response(assets.js_url, other_etag, accept)
+                assert miss is not None and miss[0] == 200
+
+
+def test_assets_compressed_once_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    import consentkit.html
+
+    calls: list[str] = []
+    real = consentkit.html.compress
+
+    def counting(data: bytes, coding: str) -> bytes | None:
+        calls.append(coding)
+        return real(data, coding)
+
+    monkeypatch.setattr(consentkit.html, "compress", counting)
+    assets = Assets("/consent")
+    assert sorted(calls) == ["br", "br", "gzip", "gzip"]
+    for _ in range(5):
+        assets.response(assets.css_url, None, "gzip, br")
+    assert len(calls) == 4
+
+
+def test_assets_without_brotli_offer_gzip(monkeypatch: pytest.MonkeyPatch) -> None:
+    import consentkit.encoding
+
+    monkeypatch.setattr(consentkit.encoding, "_brotli", None)
+    assets = Assets("/consent")
+    answer = assets.response(assets.js_url, None, "br, gzip;q=0.5")
+    assert answer is not None
+    assert dict(answer[1])[b"content-encoding"] == b"gzip"

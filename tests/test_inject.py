@@ -79,7 +79,6 @@ def test_uppercase_body_tag(run: Callable[..., Response]) -> None:
 @pytest.mark.parametrize(
     ("headers", "body"),
     [
-        (html_headers(None, content_encoding="gzip"), gzip.compress(PAGE)),
         ([(b"content-type", b"application/json"), (b"content-length", b"2")], b"{}"),
         ([(b"content-type", b"text/plain")], PAGE),
         (html_headers(len(b"<p>no body end</p>")), b"<p>no body end</p>"),
@@ -89,11 +88,13 @@ def test_other_responses_untouched(
     run: Callable[..., Response], headers: list[tuple[bytes, bytes]], body: bytes
 ) -> None:
     response = run(body_app([body], headers))
-    assert response.content == (PAGE if (b"content-encoding", b"gzip") in headers else body)
+    assert response.content == body
 
 
-def test_gzip_body_bytes_identical(make_config: Callable[..., ConsentConfig]) -> None:
-    compressed = gzip.compress(PAGE)
+def test_gzip_body_without_body_end_bytes_identical(
+    make_config: Callable[..., ConsentConfig],
+) -> None:
+    compressed = gzip.compress(b"<p>a fragment, no body end</p>")
     seen: list[bytes] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

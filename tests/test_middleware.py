@@ -317,9 +317,14 @@ def test_snippet_assets_are_served_with_cache_headers(client: TestClient) -> Non
 
 
 def test_asset_headers_are_not_repeated(client: TestClient) -> None:
-    response = client.get("/consent/consentkit.css")
-    assert len(response.headers.get_list("content-length")) == 1
-    assert int(response.headers["content-length"]) == len(response.content)
+    for accept in ("identity", "gzip", "br"):
+        with client.stream(
+            "GET", "/consent/consentkit.css", headers={"accept-encoding": accept}
+        ) as response:
+            raw = b"".join(response.iter_raw())
+        assert len(response.headers.get_list("content-length")) == 1
+        assert len(response.headers.get_list("vary")) == 1
+        assert int(response.headers["content-length"]) == len(raw)
 
 
 def test_banner_without_snippet(make_config: Callable[..., ConsentConfig]) -> None:

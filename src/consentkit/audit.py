@@ -12,9 +12,13 @@ endpoint, so they are real decisions in the site's consent log). It reports:
   consent (a script is held back only as ``type="text/plain" data-consent=...``;
   the snippet activates scripts, so a frame is held back only when it has no ``src``);
 - declared cookies never seen in any pass (a stale declaration, or a cookie
-  only scripts set) and categories that declare no cookies.
+  only scripts set) and categories that declare no cookies;
+- content codings (``Content-Encoding``) of HTML the middleware could not
+  insert the banner into, such as ``br`` without the brotli package or
+  ``zstd``: each page is also asked for as a browser asks for it.
 
-Exit status: 0 when nothing non-necessary leaks, 1 when something does,
+Exit status: 0 when nothing non-necessary leaks, 1 when something does
+(or HTML reaches visitors in a coding that keeps the banner out),
 2 for a bad argument (unimportable module, missing attribute, no
 `ConsentMiddleware` in the app) or an app that cannot start.
 
@@ -71,6 +75,8 @@ NOT_SEEN = (
 )
 # Browser-like, and not matched by the analytics bot filter.
 _USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) consentkit-audit/1"
+# What Chromium accepts: the codings a site may send real visitors.
+_BROWSER_ENCODINGS = "gzip, deflate, br, zstd"
 
 
 class AuditError(Exception):
@@ -220,6 +226,8 @@ class AuditReport:
     empty_categories: list[str] = field(default_factory=list)
     script_cookie_pages: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    #: Content coding -> why HTML sent with it got no banner, and the fix.
+    unhandled_encodings: dict[str, str] = field(default_factory=dict)
 
     @property
     def leaks(self) -> list[tuple[CookieSeen, str]]:
@@ -239,8 +247,8 @@ class AuditReport:
 
     @property
     def ok(self) -> bool:
-        """True when nothing non-necessary leaks."""
-        return not (self.leaks or self.undeclared or self.embeds)
+        """True when nothing non-necessary leaks and every page can get the banner."""
+        return not (self.leaks or self.undeclared or self.embeds or self.unhandled_encodings)
 
     def as_dict(self) -> dict[str, Any]:
         """The stable JSON form of the report."""
@@ -271,6 +279,10 @@ class AuditReport:
             "empty_categories": self.empty_categories,
             "pages_writing_document_cookie": self.script_cookie_pages,
             "errors": self.errors,
+            "unhandled_encodings": [
+                {"encoding": coding, "reason": reason}
+                for coding, reason in self.unhandled_encodings.items()
+            ],
             "not_seen": NOT_SEEN,
         }
 
@@ -378,6 +390,11 @@ async def audit_app(
                             allow_hosts,
                         )
                     if pass_name == "no_consent":
+                        # Only the headers matter: the middleware notes a coding it cannot handle.
+                        async with client.stream(
+                            "GET", url, headers={"accept-encoding": _BROWSER_ENCODINGS}
+                        ):
+                            pass
                         for href in parser.links:
                             if budget <= 0:
                                 break
@@ -393,6 +410,7 @@ async def audit_app(
                                 urls.append(link)
                                 budget -= 1
     report.pages = [page_of(url) for url in urls]
+    report.unhandled_encodings = dict(middleware.codecs.unhandled)
     seen_names = [name for name in report.cookies]
     for category in middleware.categories:
         if not category.cookies:
@@ -511,11 +529,16 @@ def write_table(report: AuditReport, out: TextIO) -> None:
         out.write("\nPages that answered with an error:\n")
         for error in report.errors:
             out.write(f"  {error['page']}: {error['status']} ({PASS_LABELS[error['pass']]})\n")
+    if report.unhandled_encodings:
+        out.write("\nCompressed pages consentkit could not insert the banner into:\n")
+        for coding, reason in report.unhandled_encodings.items():
+            out.write(f"  Content-Encoding: {coding}: {reason}\n")
     out.write(f"\nNot seen: {NOT_SEEN}\n")
     if report.ok:
         out.write("\nResult: nothing non-necessary leaks (exit 0).\n")
     else:
         count = len({c.name for c, _ in leaks} | {c.name for c in undeclared}) + len(report.embeds)
+        count += len(report.unhandled_encodings)
         out.write(f"\nResult: {count} problem(s) found (exit 1).\n")
 
 

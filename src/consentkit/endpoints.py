@@ -133,7 +133,9 @@ class Endpoints:
         if path == self.dashboard_path:
             return await self._dashboard(scope, receive)
         headers = _headers(scope)
-        asset = self.mw.assets.response(path, headers.get("if-none-match"))
+        asset = self.mw.assets.response(
+            path, headers.get("if-none-match"), headers.get("accept-encoding")
+        )
         if asset is None:
             raise _Refused(404, "not_found", path)
         status, raw, body = asset

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from consentkit.config import ConsentConfig
 from consentkit.consent import Consent
 from consentkit.declaration import Declaration
+from consentkit.encoding import compress, negotiate
 
 __all__ = ["Assets", "Renderer"]
 
@@ -27,33 +28,60 @@ __all__ = ["Assets", "Renderer"]
 _NEXT = "\x00consentkit-next\x00"
 _YEAR = b"public, max-age=31536000, immutable"
 _SHORT = b"public, max-age=300, must-revalidate"
+#: Precompressed codings of the snippet's files, best first (br only with brotli).
+_CODINGS = ("br", "gzip")
 _TYPES = {"js": b"text/javascript; charset=utf-8", "css": b"text/css; charset=utf-8"}
 
 Headers = list[tuple[bytes, bytes]]
 
 
+class _Variant:
+    """One encoding of a static file: its bytes and ETag."""
+
+    __slots__ = ("body", "coding", "etag", "length")
+
+    def __init__(self, body: bytes, coding: str, digest: str) -> None:
+        self.body = body
+        self.coding = coding
+        suffix = "" if coding == "identity" else f"-{coding}"
+        self.etag = f'"{digest[:16]}{suffix}"'.encode()
+        self.length = str(len(body)).encode()
+
+
 class _Asset:
-    """One static file with its hash, URLs and ETag."""
+    """One static file with its hash, URLs, ETags and precompressed variants."""
 
     def __init__(self, prefix: str, ext: str) -> None:
         self.body = resources.files("consentkit").joinpath(f"static/consentkit.{ext}").read_bytes()
         digest = hashlib.sha256(self.body).hexdigest()
-        self.etag = f'"{digest[:16]}"'.encode()
         self.plain = f"{prefix}/consentkit.{ext}"
         self.hashed = f"{prefix}/consentkit.{digest[:10]}.{ext}"
         self.content_type = _TYPES[ext]
+        self.variants: dict[str, _Variant] = {"identity": _Variant(self.body, "identity", digest)}
+        for coding in _CODINGS:
+            packed = compress(self.body, coding)
+            if packed is not None and len(packed) < len(self.body):
+                self.variants[coding] = _Variant(packed, coding, digest)
+        #: The codings on offer, best first.
+        self.codings = [c for c in _CODINGS if c in self.variants]
 
-    def response(self, hashed: bool, if_none_match: str | None) -> tuple[int, Headers, bytes]:
+    def response(
+        self, hashed: bool, if_none_match: str | None, accept_encoding: str | None
+    ) -> tuple[int, Headers, bytes]:
+        variant = self.variants[negotiate(accept_encoding, self.codings)]
         headers: Headers = [
             (b"content-type", self.content_type),
             (b"cache-control", _YEAR if hashed else _SHORT),
-            (b"etag", self.etag),
+            (b"etag", variant.etag),
+            (b"vary", b"Accept-Encoding"),
             (b"x-content-type-options", b"nosniff"),
         ]
-        if if_none_match and _etag_matches(if_none_match, self.etag.decode()):
+        if if_none_match and _etag_matches(if_none_match, variant.etag.decode()):
             return 304, headers, b""
-        headers.append((b"content-length", str(len(self.body)).encode()))
-        return 200, headers, self.body
+        if variant.coding != "identity":
+            headers.append((b"content-encoding", variant.coding.encode()))
+        headers.append((b"content-length", variant.length))
+        return 200, headers, variant.body
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -82,18 +110,20 @@ class Assets:
         }
 
     def response(
-        self, path: str, if_none_match: str | None
+        self, path: str, if_none_match: str | None, accept_encoding: str | None = None
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
         """``(status, headers, body)`` for an asset path, or ``None`` if it is not one.
 
         Hashed URLs are cached for a year (``immutable``); the plain ones for a
-        few minutes. A matching ``If-None-Match`` gets 304 with no body.
+        few minutes. The body is br or gzip (compressed once, at start-up)
+        when ``Accept-Encoding`` allows, with ``Vary: Accept-Encoding`` and an
+        ETag per encoding. A matching ``If-None-Match`` gets 304 with no body.
         """
         hit = self._paths.get(path)
         if hit is None:
             return None
         asset, hashed = hit
-        return asset.response(hashed, if_none_match)
+        return asset.response(hashed, if_none_match, accept_encoding)
 
 
 def _environment(config: ConsentConfig) -> Environment:

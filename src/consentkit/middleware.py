@@ -15,10 +15,11 @@ from consentkit.cookies import CookiePolicy, parse_cookie_header
 from consentkit.csp.endpoint import CSPReports
 from consentkit.csp.policy import ConsentPolicy
 from consentkit.declaration import Declaration, effective_categories
+from consentkit.encoding import Codecs
 from consentkit.endpoints import Endpoints
 from consentkit.html import Assets, Renderer
 from consentkit.i18n import Translator
-from consentkit.inject import MAX_BUFFERED, HtmlInjector
+from consentkit.inject import MAX_BUFFERED, EncodedHtmlInjector, HtmlInjector
 from consentkit.ip import ClientAddress
 from consentkit.log import derive_log_key, open_consent_log
 
@@ -26,7 +27,8 @@ __all__ = ["ConsentMiddleware"]
 
 # Caches keep only small keys, so a flood of huge headers cannot fill memory.
 _MAX_CACHED_HEADER = 1024
-_NO_INJECT_STATUS = frozenset({204, 304})
+# 206: a range of the body, which the fragment would corrupt (compressed or not).
+_NO_INJECT_STATUS = frozenset({204, 206, 304})
 
 
 class ConsentMiddleware:
@@ -87,6 +89,8 @@ class ConsentMiddleware:
             if self.csp is not None and config.csp_reports
             else None
         )
+        #: Content codings HTML can be inserted into, and those met but not handled.
+        self.codecs = Codecs()
         self._cookie_name = config.cookie_name
         self._visitor_cookie = config.analytics.cookie_name if config.analytics else ""
         self._prefix = config.prefix
@@ -189,7 +193,7 @@ class ConsentMiddleware:
         cookies: dict[str, str],
         extra: list[bytes],
     ) -> Send:
-        injector: HtmlInjector | None = None
+        injector: HtmlInjector | EncodedHtmlInjector | None = None
 
         async def send_wrapper(message: Message) -> None:
             nonlocal injector
@@ -201,7 +205,7 @@ class ConsentMiddleware:
                 return
             headers: list[tuple[bytes, bytes]] = message.get("headers", [])
             html = False
-            encoded = False
+            coding: bytes | None = None
             length: int | None = None
             has_cookie = False
             for name, value in headers:
@@ -209,7 +213,7 @@ class ConsentMiddleware:
                 if lowered == b"content-type":
                     html = value[:9].lower() == b"text/html"
                 elif lowered == b"content-encoding":
-                    encoded = value.strip().lower() != b"identity"
+                    coding = None if value.strip().lower() == b"identity" else value
                 elif lowered == b"content-length":
                     length = int(value) if value.isdigit() else -1
                 elif lowered == b"set-cookie":
@@ -234,17 +238,22 @@ class ConsentMiddleware:
             if (
                 html
                 and self._inject
-                and not encoded
                 and message["status"] not in _NO_INJECT_STATUS
                 and scope["method"] != "HEAD"
                 and (length is None or 0 <= length <= MAX_BUFFERED)
             ):
-                fragment = self.renderer.fragment(
-                    consent, self.language(scope), _next_path(scope), self.nonce(scope)
-                )
-                injector = HtmlInjector(send, fragment)
-                await injector.start(message, length)
-                return
+                codec = self.codecs.get(coding) if coding is not None else None
+                if coding is None or codec is not None:
+                    fragment = self.renderer.fragment(
+                        consent, self.language(scope), _next_path(scope), self.nonce(scope)
+                    )
+                    injector = (
+                        HtmlInjector(send, fragment)
+                        if codec is None
+                        else EncodedHtmlInjector(send, fragment, codec, self.codecs)
+                    )
+                    await injector.start(message, length)
+                    return
             await send(message)
 
         return send_wrapper
