@@ -288,8 +288,7 @@ class ConsentMiddleware:
             if received or answered:
                 raise
             _logger.info(
-                "the wrapped app does not support lifespan (%s: %s); "
-                "consentkit answers it itself",
+                "the wrapped app does not support lifespan (%s: %s); consentkit answers it itself",
                 type(exc).__name__,
                 exc,
             )
