@@ -99,3 +99,40 @@ def test_prefix_cookie_matching() -> None:
     assert cookie.matches("_ga") and cookie.matches("_ga_ABC")
     assert not cookie.matches("ga")
     assert Cookie(name="ads").matches("ads") and not Cookie(name="ads").matches("ads2")
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        (
+            {"stats": ["analytics_storage"]},
+            "google_consent_mode: 'stats' is not a declared category",
+        ),
+        (
+            {"analytics": ["analytic_storage"]},
+            "'analytic_storage' is not a Google consent type",
+        ),
+    ],
+)
+def test_consent_mode_mapping_is_checked(
+    make_config: Callable[..., ConsentConfig], mapping: dict[str, list[str]], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        make_config(google_consent_mode=mapping)
+
+
+def test_consent_mode_mapping_accepts_declared_categories(
+    make_config: Callable[..., ConsentConfig],
+) -> None:
+    config = make_config(
+        google_consent_mode={
+            "analytics": ["analytics_storage"],
+            "marketing": ["ad_storage", "ad_user_data", "ad_personalization"],
+        }
+    )
+    assert config.google_consent_mode is not None
+    assert config.google_consent_mode["marketing"] == (
+        "ad_storage",
+        "ad_user_data",
+        "ad_personalization",
+    )
