@@ -218,7 +218,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     rendered, problems = render(markdown)
     for problem in problems:
         log.warning("configuration reference: %s", problem)
-    return rendered
+    # The markers are for the copy kept in the repository, not for the site.
+    return rendered.replace(MARKER + "\n", "").replace("\n" + END_MARKER, "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
