@@ -265,3 +265,16 @@ def test_bad_post_option_exits_2(tmp_path: Path) -> None:
     result = audit(tmp_path, "audit_apps.posts:app", "--post", "login=user=ada")
     assert result.returncode == 2
     assert "--post 'login=user=ada' must start with '/'" in result.stderr
+
+
+def test_litestar_stack_with_a_cookie_middleware_outside(tmp_path: Path) -> None:
+    code, report = audit_json(tmp_path, "audit_apps.litestar_outside:app")
+    assert code == 1
+    assert report["middleware_outside"] == ["VariantMiddleware"]
+    assert report["cookie_middleware_outside"] == [
+        {"middleware": "VariantMiddleware", "cookies": ["ab_group"]}
+    ]
+    code, report = audit_json(tmp_path, "audit_apps.litestar_outside:ordered")
+    assert code == 0, report
+    assert report["middleware_outside"] == []
+    assert {c["name"]: c["passes"] for c in report["cookies"]}["ab_group"] == ["accepted"]
