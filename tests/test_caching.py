@@ -292,3 +292,30 @@ def test_responses_consentkit_did_not_change_stay_cacheable(
         assert "vary" not in first.headers
         assert visitor.get("/data.json").headers["x-cache"] == "HIT"
     assert cache.hits == 1
+
+
+def test_head_and_not_modified_carry_the_same_caching_headers(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    async def page(request: Request) -> Response:
+        if request.headers.get("if-none-match") == '"v1"':
+            return Response(
+                status_code=304,
+                headers={"etag": '"v1"', "cache-control": "public, max-age=60"},
+                media_type="text/html",
+            )
+        return HTMLResponse(PAGE, headers={"etag": '"v1"', "cache-control": "public, max-age=60"})
+
+    config = site(tmp_path).config
+    app = ConsentMiddleware(
+        Starlette(routes=[Route("/", page, methods=["GET", "HEAD"])]), config=config
+    )
+    with TestClient(app) as client:
+        for response in (
+            client.get("/"),
+            client.head("/"),
+            client.get("/", headers={"if-none-match": '"v1"'}),
+        ):
+            assert response.headers["cache-control"] == "private, max-age=60", response
+            assert response.headers["vary"] == "Cookie"
+        assert client.get("/", headers={"if-none-match": '"v1"'}).status_code == 304
