@@ -278,3 +278,11 @@ def test_litestar_stack_with_a_cookie_middleware_outside(tmp_path: Path) -> None
     assert code == 0, report
     assert report["middleware_outside"] == []
     assert {c["name"]: c["passes"] for c in report["cookies"]}["ab_group"] == ["accepted"]
+
+
+def test_cookie_added_outside_on_a_redirected_post_is_named(tmp_path: Path) -> None:
+    code, report = audit_json(tmp_path, "audit_apps.posts:leaky", "--post", "/basket=item=1")
+    assert code == 1
+    assert report["cookie_middleware_outside"] == [
+        {"middleware": "FormTokenMiddleware", "cookies": ["form_token"]}
+    ]

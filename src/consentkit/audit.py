@@ -341,7 +341,8 @@ async def audit_app(
         parts = urlsplit(url)
         return parts.path + (f"?{parts.query}" if parts.query else "")
 
-    def record(response: httpx.Response, pass_name: str) -> None:
+    async def trace_hop(response: httpx.Response) -> None:
+        # Called for every response, redirects included, right after its headers.
         names = {
             value.partition("=")[0].strip() for value in response.headers.get_list("set-cookie")
         }
@@ -349,6 +350,8 @@ async def audit_app(
             found = report.outside_setters.setdefault(layer_name, [])
             if cookie_name not in found:
                 found.append(cookie_name)
+
+    def record(response: httpx.Response, pass_name: str) -> None:
         for seen in response_cookies(response):
             if seen.deletes:
                 continue
@@ -373,6 +376,7 @@ async def audit_app(
                     base_url=base_url,
                     headers={"user-agent": _USER_AGENT, "accept": "text/html,*/*;q=0.8"},
                     follow_redirects=True,
+                    event_hooks={"response": [trace_hop]},
                 ) as client:
                     action = _ACTIONS.get(pass_name)
                     if action is not None:

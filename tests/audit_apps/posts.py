@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
 from consentkit import Category, ConsentMiddleware, Cookie
 
@@ -61,3 +62,22 @@ def create_app(directory: str) -> ConsentMiddleware:
 
 
 app = create_app(db_dir())
+
+
+class FormTokenMiddleware:
+    """Outside consentkit: adds a cookie to answers to POST only (here a 303 redirect)."""
+
+    def __init__(self, app: ConsentMiddleware) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start" and scope.get("method") == "POST":
+                headers = [*message.get("headers", []), (b"set-cookie", b"form_token=1; Path=/")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+leaky = FormTokenMiddleware(create_app(db_dir()))
