@@ -147,18 +147,23 @@ def _default(field: Any) -> str:
     return f"`{value!r}`"
 
 
-def _cell(text: str) -> str:
-    """``text`` for a table cell: pipes escaped, except inside code spans (which keep them)."""
+def _cell(text: str, github: bool = False) -> str:
+    """``text`` for a table cell: pipes escaped; inside code spans only for GitHub.
+
+    Python-Markdown (MkDocs) keeps a pipe in a code span as it is and would show ``\\|``;
+    GitHub splits the cell there unless it is escaped.
+    """
     text = text.replace("\n", " ")
     out: list[str] = []
     last = 0
     for span in _CODE_SPAN.finditer(text):
-        out += [text[last : span.start()].replace("|", "\\|"), span.group(0)]
+        code = span.group(0).replace("|", "\\|") if github else span.group(0)
+        out += [text[last : span.start()].replace("|", "\\|"), code]
         last = span.end()
     return "".join([*out, text[last:].replace("|", "\\|")])
 
 
-def model_table(name: str) -> tuple[str, list[str]]:
+def model_table(name: str, github: bool = False) -> tuple[str, list[str]]:
     """The Markdown table of one model, and the problems found (fields without a text)."""
     cls = getattr(config_module, name)
     assert issubclass(cls, BaseModel)
@@ -186,28 +191,29 @@ def model_table(name: str) -> tuple[str, list[str]]:
             text = ""
         kind = types.get(key, str(field.annotation))
         rows.append(
-            f"| `{key}` | {_cell(f'`{kind}`')} | {_cell(_default(field))} | {_cell(text)} |"
+            f"| `{key}` | {_cell(f'`{kind}`', github)} | {_cell(_default(field), github)} "
+            f"| {_cell(text, github)} |"
         )
     return "\n".join(rows), problems
 
 
-def reference() -> tuple[str, list[str]]:
-    """The whole reference, and every problem found."""
+def reference(github: bool = False) -> tuple[str, list[str]]:
+    """The whole reference (``github``: for the copy read on GitHub), and every problem found."""
     parts: list[str] = []
     problems: list[str] = []
     for name in MODELS:
-        table, found = model_table(name)
+        table, found = model_table(name, github)
         parts.append(table)
         problems += found
     return "\n\n".join(parts) + "\n", problems
 
 
-def render(markdown: str) -> tuple[str, list[str]]:
+def render(markdown: str, github: bool = True) -> tuple[str, list[str]]:
     """``markdown`` with the reference (fresh) between the markers, and the problems found."""
     start = markdown.index(MARKER)
     end = markdown.find(END_MARKER, start)
     rest = markdown[end + len(END_MARKER) :] if end >= 0 else markdown[start + len(MARKER) :]
-    text, problems = reference()
+    text, problems = reference(github)
     block = f"{MARKER}\n\n{text}\n{END_MARKER}"
     return markdown[:start] + block + rest, problems
 
@@ -215,7 +221,7 @@ def render(markdown: str) -> tuple[str, list[str]]:
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if MARKER not in markdown:
         return markdown
-    rendered, problems = render(markdown)
+    rendered, problems = render(markdown, github=False)
     for problem in problems:
         log.warning("configuration reference: %s", problem)
     # The markers are for the copy kept in the repository, not for the site.

@@ -62,3 +62,10 @@ def test_command_line_check(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_github_copy_escapes_pipes_in_code_and_the_site_does_not(hook: ModuleType) -> None:
+    github, _ = hook.reference(github=True)
+    site, _ = hook.reference()
+    assert "| `secret_key` | `str \\| None` |" in github
+    assert "| `secret_key` | `str | None` |" in site
