@@ -327,7 +327,8 @@ async def audit_app(
     report.posts = [path + (f" {form}" if form else "") for path, form in posts]
     layers = outer_layers(app)
     if layers is not None:
-        report.outside = [layer.name for layer in layers]
+        # The framework object itself (Starlette, FastAPI) is not a middleware.
+        report.outside = [layer.name for layer in layers if layer.attribute != "middleware_stack"]
         for layer in layers:
             if sets_cookies_by_name(layer):
                 report.outside_setters.setdefault(layer.name, [])
