@@ -286,3 +286,13 @@ def test_cookie_added_outside_on_a_redirected_post_is_named(tmp_path: Path) -> N
     assert report["cookie_middleware_outside"] == [
         {"middleware": "FormTokenMiddleware", "cookies": ["form_token"]}
     ]
+
+
+def test_consent_middleware_in_litestars_own_list_is_refused_naming_the_session(
+    tmp_path: Path,
+) -> None:
+    result = audit(tmp_path, "audit_apps.litestar_outside:listed")
+    assert result.returncode == 2
+    assert "lists ConsentMiddleware in Litestar's middleware" in result.stderr
+    assert "SessionMiddleware sets cookies outside it" in result.stderr
+    assert "consentkit.integrations.litestar.wrap" in result.stderr

@@ -49,7 +49,12 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from consentkit.config import Cookie
 from consentkit.middleware import ConsentMiddleware
-from consentkit.stack import CookieTrace, outer_layers, sets_cookies_by_name
+from consentkit.stack import (
+    CookieTrace,
+    litestar_middleware_before,
+    outer_layers,
+    sets_cookies_by_name,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -120,6 +125,16 @@ def load_app(spec: str) -> tuple[Any, ConsentMiddleware]:
     if not callable(app):
         raise AuditError(f"{spec!r} is a {type(app).__name__}, not an ASGI app")
     middleware = find_consent_middleware(app)
+    before = litestar_middleware_before(app) if middleware is None else None
+    if before is not None:
+        outside = f" and {', '.join(before)} sets cookies outside it" if before else ""
+        raise AuditError(
+            f"{spec!r} lists ConsentMiddleware in Litestar's middleware, where it runs only "
+            "for Litestar's own routes (so the consent endpoints and the privacy page "
+            "are not answered)"
+            f"{outside}: wrap the whole app instead, "
+            "app = consentkit.integrations.litestar.wrap(Litestar(...), config)"
+        )
     if middleware is None:
         raise AuditError(
             f"no ConsentMiddleware found in {spec!r}: install it with "

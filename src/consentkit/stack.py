@@ -18,7 +18,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentkit.middleware import ConsentMiddleware
 
-__all__ = ["CookieTrace", "Layer", "outer_layers", "sets_cookies_by_name"]
+__all__ = [
+    "CookieTrace",
+    "Layer",
+    "litestar_middleware_before",
+    "outer_layers",
+    "sets_cookies_by_name",
+]
 
 _MAX_DEPTH = 64
 #: Words in a middleware's name that say it sets cookies (sessions, CSRF tokens, ...).
@@ -80,8 +86,29 @@ def outer_layers(app: Any) -> list[Layer] | None:
 
 def sets_cookies_by_name(layer: Layer) -> bool:
     """Whether the layer's class name says it sets cookies (``SessionMiddleware``, CSRF ...)."""
-    name = layer.name.lower()
-    return any(word in name for word in _COOKIE_WORDS)
+    return _cookie_name(layer.name)
+
+
+def _cookie_name(name: str) -> bool:
+    return any(word in name.lower() for word in _COOKIE_WORDS)
+
+
+def litestar_middleware_before(app: Any) -> list[str] | None:
+    """For a Litestar app listing `ConsentMiddleware` in its own ``middleware``: the
+    cookie-setting middleware listed before it (outside it), else ``None``.
+
+    Litestar runs that list per route, outermost first, so consentkit there misses
+    its own paths and every cookie of the middleware listed before it.
+    """
+    entries = getattr(app, "middleware", None)
+    if not isinstance(entries, list) or not hasattr(app, "route_handler_method_map"):
+        return None
+    classes = [getattr(entry, "middleware", entry) for entry in entries]
+    for index, cls in enumerate(classes):
+        if isinstance(cls, type) and issubclass(cls, ConsentMiddleware):
+            names = [getattr(c, "__name__", type(c).__name__) for c in classes[:index]]
+            return [name for name in names if _cookie_name(name)]
+    return None
 
 
 class _Recorder:

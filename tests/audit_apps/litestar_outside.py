@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from litestar import Litestar, MediaType, get
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.session.client_side import CookieBackendConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from consentkit import Category, Cookie
+from consentkit import Category, ConsentMiddleware, Cookie
 from consentkit.integrations.litestar import wrap
 
 from ._common import db_dir, make_config, page
@@ -43,3 +45,13 @@ CATEGORIES = [
 inner = wrap(Litestar(route_handlers=[home]), make_config(db_dir(), categories=CATEGORIES))
 app = VariantMiddleware(inner)
 ordered = wrap(VariantMiddleware(Litestar(route_handlers=[home])), inner.config)
+
+
+# ConsentMiddleware in Litestar's own middleware list, after a cookie session.
+listed = Litestar(
+    route_handlers=[home],
+    middleware=[
+        CookieBackendConfig(secret=b"litestar-session-key-16+bytes!!!"[:32]).middleware,
+        DefineMiddleware(ConsentMiddleware, config=inner.config),
+    ],
+)
