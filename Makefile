@@ -1,13 +1,14 @@
 # make demo   run the demo site on http://127.0.0.1:8000 (SQLite in ./demo.db)
 # make test   lint, type-check and run the whole test suite
 # make bench  the per-request benchmarks
+# make config-reference  rewrite the generated tables in docs/configuration.md
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: demo demo-traffic test lint typecheck bench docs browser clean
+.PHONY: demo demo-traffic test lint typecheck bench docs browser clean config-reference
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,9 @@ typecheck: $(STAMP)
 
 test: $(STAMP) $(NODE_STAMP) browser lint typecheck
 	$(VENV)/bin/pytest
+
+config-reference: $(STAMP)
+	$(PY) docs/hooks/config_reference.py
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict

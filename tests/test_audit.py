@@ -212,3 +212,123 @@ def test_fixture_gzip_gets_the_banner_zstd_does_not(tmp_path: Path) -> None:
     zstd = asyncio.run(fetch("zstd"))
     assert zstd.headers["content-encoding"] == "zstd"
     assert b"consentkit-banner" not in zstd.content
+
+
+def test_cookie_middleware_outside_consentkit_is_named(tmp_path: Path) -> None:
+    code, report = audit_json(tmp_path, "audit_apps.session_outside:app")
+    assert code == 1 and report["ok"] is False
+    assert report["cookie_middleware_outside"] == [
+        {"middleware": "SessionMiddleware", "cookies": ["basket_session"]}
+    ]
+    assert "SessionMiddleware" in report["middleware_outside"]
+    assert "ConsentMiddleware" not in report["middleware_outside"]
+    leaks = {(leak["cookie"], leak["pass"]) for leak in report["leaks"]}
+    assert leaks == {("basket_session", "no_consent"), ("basket_session", "rejected")}
+    table = audit(tmp_path, "audit_apps.session_outside:app").stdout
+    assert "Cookie-setting middleware outside consentkit" in table
+    assert "SessionMiddleware  basket_session" in table
+
+
+def test_cookie_middleware_outside_is_named_even_when_no_request_sets_its_cookie(
+    tmp_path: Path,
+) -> None:
+    # /quiet never writes the session: the class name alone fails the audit.
+    code, report = audit_json(tmp_path, "audit_apps.session_outside:app", "--path", "/quiet")
+    assert code == 1
+    assert report["cookie_middleware_outside"] == [
+        {"middleware": "SessionMiddleware", "cookies": []}
+    ]
+    assert report["leaks"] == []
+
+
+def test_installed_in_order_passes(tmp_path: Path) -> None:
+    code, report = audit_json(tmp_path, "audit_apps.session_outside:ordered")
+    assert code == 0, report
+    assert report["cookie_middleware_outside"] == []
+    assert "GZipMiddleware" in report["middleware_outside"]
+    assert "SessionMiddleware" not in report["middleware_outside"]
+    seen = {c["name"]: c["passes"] for c in report["cookies"]}
+    assert seen["basket_session"] == ["accepted"]
+
+
+def test_leaky_outer_names_the_wrapper(tmp_path: Path) -> None:
+    _, report = audit_json(tmp_path, "audit_apps.leaky_outer:app")
+    assert report["middleware_outside"] == ["TrackingMiddleware"]
+    assert report["cookie_middleware_outside"] == [
+        {"middleware": "TrackingMiddleware", "cookies": ["_ga"]}
+    ]
+
+
+def test_get_only_audit_says_what_it_did_not_exercise(tmp_path: Path) -> None:
+    code, report = audit_json(tmp_path, "audit_apps.posts:app")
+    assert code == 0
+    assert report["posts"] == []
+    stale = {s["cookie"] for s in report["stale_declarations"]}
+    assert stale == {"session", "basket_ad"}
+    table = audit(tmp_path, "audit_apps.posts:app").stdout
+    assert "Posted nothing (no --post)" in table
+    assert "not seen on the requests made (set on another request" in table
+    assert "never seen (stale" not in table
+    assert "consentkit scan" in table
+
+
+def test_post_forms_are_exercised_before_the_pages(tmp_path: Path) -> None:
+    code, report = audit_json(
+        tmp_path,
+        "audit_apps.posts:app",
+        "--post",
+        "/login=username=ada&password=right",
+        "--post",
+        "/basket=item=shoes",
+    )
+    assert code == 0, report
+    assert report["posts"] == ["/login username=ada&password=right", "/basket item=shoes"]
+    assert report["stale_declarations"] == []
+    seen = {c["name"]: c for c in report["cookies"]}
+    assert seen["session"]["passes"] == ["no_consent", "rejected", "accepted"]
+    assert seen["session"]["requests"]["no_consent"] == ["POST /login"]
+    # The marketing cookie set on the POST is held back until accepted.
+    assert seen["basket_ad"]["passes"] == ["accepted"]
+    assert seen["basket_ad"]["requests"]["accepted"] == ["POST /basket"]
+
+
+def test_a_refused_post_is_an_error_in_the_report(tmp_path: Path) -> None:
+    _, report = audit_json(tmp_path, "audit_apps.posts:app", "--post", "/login=password=wrong")
+    assert {"pass": "no_consent", "page": "POST /login", "status": 403} in report["errors"]
+
+
+def test_bad_post_option_exits_2(tmp_path: Path) -> None:
+    result = audit(tmp_path, "audit_apps.posts:app", "--post", "login=user=ada")
+    assert result.returncode == 2
+    assert "--post 'login=user=ada' must start with '/'" in result.stderr
+
+
+def test_litestar_stack_with_a_cookie_middleware_outside(tmp_path: Path) -> None:
+    code, report = audit_json(tmp_path, "audit_apps.litestar_outside:app")
+    assert code == 1
+    assert report["middleware_outside"] == ["VariantMiddleware"]
+    assert report["cookie_middleware_outside"] == [
+        {"middleware": "VariantMiddleware", "cookies": ["ab_group"]}
+    ]
+    code, report = audit_json(tmp_path, "audit_apps.litestar_outside:ordered")
+    assert code == 0, report
+    assert report["middleware_outside"] == []
+    assert {c["name"]: c["passes"] for c in report["cookies"]}["ab_group"] == ["accepted"]
+
+
+def test_cookie_added_outside_on_a_redirected_post_is_named(tmp_path: Path) -> None:
+    code, report = audit_json(tmp_path, "audit_apps.posts:leaky", "--post", "/basket=item=1")
+    assert code == 1
+    assert report["cookie_middleware_outside"] == [
+        {"middleware": "FormTokenMiddleware", "cookies": ["form_token"]}
+    ]
+
+
+def test_consent_middleware_in_litestars_own_list_is_refused_naming_the_session(
+    tmp_path: Path,
+) -> None:
+    result = audit(tmp_path, "audit_apps.litestar_outside:listed")
+    assert result.returncode == 2
+    assert "lists ConsentMiddleware in Litestar's middleware" in result.stderr
+    assert "SessionMiddleware sets cookies outside it" in result.stderr
+    assert "consentkit.integrations.litestar.wrap" in result.stderr

@@ -153,3 +153,38 @@ def test_repr_of_a_config_shows_no_secret(make_config: Callable[..., ConsentConf
     for shown in (repr(config), str(config), f"{config}", f"{config!r}"):
         for secret in (KEY, _LOG_KEY, _PASSWORD):
             assert secret[:8] not in shown
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        (
+            {"stats": ["analytics_storage"]},
+            "google_consent_mode: 'stats' is not a declared category",
+        ),
+        (
+            {"analytics": ["analytic_storage"]},
+            "'analytic_storage' is not a Google consent type",
+        ),
+    ],
+)
+def test_consent_mode_mapping_is_checked(
+    make_config: Callable[..., ConsentConfig], mapping: dict[str, list[str]], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        make_config(google_consent_mode=mapping)
+
+
+def test_consent_mode_mapping_accepts_declared_categories(
+    make_config: Callable[..., ConsentConfig],
+) -> None:
+    config = make_config(
+        google_consent_mode={
+            "analytics": ["analytics_storage"],
+            "marketing": ["ad_storage", "ad_user_data", "ad_personalization"],
+        }
+    )
+    assert config.google_consent_mode is not None
+    assert config.google_consent_mode["marketing"] == (
+        "ad_storage",
+        "ad_user_data",
+        "ad_personalization",
+    )

@@ -377,3 +377,85 @@ def test_a_site_without_a_required_category_gets_one(
     assert [c["name"] for c in necessary["cookies"]] == ["consentkit"]
     assert state["granted"] == ["necessary"]
     assert 'data-required="necessary"' in page
+
+
+async def _drive_lifespan(middleware: ConsentMiddleware) -> tuple[list[str], BaseException | None]:
+    """Play a server's lifespan against ``middleware``: startup, then shutdown."""
+    import asyncio
+
+    incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for kind in ("lifespan.startup", "lifespan.shutdown"):
+        incoming.put_nowait({"type": kind})
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return await incoming.get()
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+        if message["type"] == "lifespan.startup.complete":
+            assert middleware._started  # opened before the server is told
+
+    try:
+        await middleware({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+    except Exception as exc:
+        return sent, exc
+    return sent, None
+
+
+def test_lifespan_answered_for_an_app_that_refuses_it(
+    make_config: Callable[..., ConsentConfig], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Django raises ValueError for a lifespan scope before reading anything."""
+    import asyncio
+
+    async def django_like(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise ValueError("Django can only handle ASGI/HTTP connections, not lifespan.")
+
+    middleware = ConsentMiddleware(django_like, config=make_config())
+    with caplog.at_level(logging.INFO, logger="consentkit"):
+        sent, error = asyncio.run(_drive_lifespan(middleware))
+    assert error is None
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert not middleware._started  # shut down again
+    assert "does not support lifespan" in caplog.text
+
+
+def test_lifespan_answered_for_an_app_that_ignores_it(
+    make_config: Callable[..., ConsentConfig],
+) -> None:
+    import asyncio
+
+    async def http_only(scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+    middleware = ConsentMiddleware(http_only, config=make_config())
+    sent, error = asyncio.run(_drive_lifespan(middleware))
+    assert error is None
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+def test_lifespan_failure_of_an_app_that_speaks_it_is_not_hidden(
+    make_config: Callable[..., ConsentConfig],
+) -> None:
+    """An app that read the startup event and then failed really failed: it propagates."""
+    import asyncio
+
+    async def failing(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        raise RuntimeError("database unreachable")
+
+    middleware = ConsentMiddleware(failing, config=make_config())
+    sent, error = asyncio.run(_drive_lifespan(middleware))
+    assert isinstance(error, RuntimeError) and "database unreachable" in str(error)
+    assert sent == []
+
+    async def reports_failure(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no database"})
+
+    middleware = ConsentMiddleware(reports_failure, config=make_config())
+    sent, error = asyncio.run(_drive_lifespan(middleware))
+    assert error is None and sent == ["lifespan.startup.failed"]
+    assert not middleware._started

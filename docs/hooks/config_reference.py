@@ -1,6 +1,7 @@
 """MkDocs hook: the configuration reference, generated from consentkit's pydantic models.
 
-A page that contains ``<!-- consentkit:config-reference -->`` gets, in its place, one table
+A page that contains ``<!-- consentkit:config-reference -->`` (optionally followed by a
+generated reference and ``<!-- /consentkit:config-reference -->``) gets, in its place, one table
 per model (`ConsentConfig`, `Category`, `Cookie`, `AnalyticsConfig`): every field, its type
 as written in ``consentkit/config.py``, its default as the model has it, and a description.
 
@@ -9,6 +10,10 @@ the field in ``config.py``, or from `EXTRA` below. A field with none of them is 
 a warning, which fails ``mkdocs build --strict`` (run by ``tests/docs/test_mkdocs.py``); so
 does an `EXTRA` entry for a field that no longer exists. The reference therefore cannot drift
 from the code: it is rebuilt from the models on every build.
+
+``docs/configuration.md`` also keeps a generated copy between the two markers, so the tables
+can be read on GitHub; ``python docs/hooks/config_reference.py`` (``make config-reference``)
+rewrites it, ``--check`` exits 1 when it is out of date (``tests/docs/test_config_reference.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ import ast
 import inspect
 import logging
 import re
+import sys
+from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -26,6 +34,8 @@ from pydantic_core import PydanticUndefined
 from consentkit import config as config_module
 
 MARKER = "<!-- consentkit:config-reference -->"
+END_MARKER = "<!-- /consentkit:config-reference -->"
+PAGE = Path(__file__).resolve().parents[1] / "configuration.md"
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 MODELS = ("ConsentConfig", "Category", "Cookie", "AnalyticsConfig")
 log = logging.getLogger("mkdocs.plugins.consentkit.config_reference")
@@ -139,18 +149,23 @@ def _default(field: Any) -> str:
     return f"`{value!r}`"
 
 
-def _cell(text: str) -> str:
-    """``text`` for a table cell: pipes escaped, except inside code spans (which keep them)."""
+def _cell(text: str, github: bool = False) -> str:
+    """``text`` for a table cell: pipes escaped; inside code spans only for GitHub.
+
+    Python-Markdown (MkDocs) keeps a pipe in a code span as it is and would show ``\\|``;
+    GitHub splits the cell there unless it is escaped.
+    """
     text = text.replace("\n", " ")
     out: list[str] = []
     last = 0
     for span in _CODE_SPAN.finditer(text):
-        out += [text[last : span.start()].replace("|", "\\|"), span.group(0)]
+        code = span.group(0).replace("|", "\\|") if github else span.group(0)
+        out += [text[last : span.start()].replace("|", "\\|"), code]
         last = span.end()
     return "".join([*out, text[last:].replace("|", "\\|")])
 
 
-def model_table(name: str) -> tuple[str, list[str]]:
+def model_table(name: str, github: bool = False) -> tuple[str, list[str]]:
     """The Markdown table of one model, and the problems found (fields without a text)."""
     cls = getattr(config_module, name)
     assert issubclass(cls, BaseModel)
@@ -178,26 +193,67 @@ def model_table(name: str) -> tuple[str, list[str]]:
             text = ""
         kind = types.get(key, str(field.annotation))
         rows.append(
-            f"| `{key}` | {_cell(f'`{kind}`')} | {_cell(_default(field))} | {_cell(text)} |"
+            f"| `{key}` | {_cell(f'`{kind}`', github)} | {_cell(_default(field), github)} "
+            f"| {_cell(text, github)} |"
         )
     return "\n".join(rows), problems
 
 
-def reference() -> tuple[str, list[str]]:
-    """The whole reference, and every problem found."""
+def reference(github: bool = False) -> tuple[str, list[str]]:
+    """The whole reference (``github``: for the copy read on GitHub), and every problem found."""
     parts: list[str] = []
     problems: list[str] = []
     for name in MODELS:
-        table, found = model_table(name)
+        table, found = model_table(name, github)
         parts.append(table)
         problems += found
     return "\n\n".join(parts) + "\n", problems
 
 
+def render(markdown: str, github: bool = True) -> tuple[str, list[str]]:
+    """``markdown`` with the reference (fresh) between the markers, and the problems found."""
+    start = markdown.index(MARKER)
+    end = markdown.find(END_MARKER, start)
+    rest = markdown[end + len(END_MARKER) :] if end >= 0 else markdown[start + len(MARKER) :]
+    text, problems = reference(github)
+    block = f"{MARKER}\n\n{text}\n{END_MARKER}"
+    return markdown[:start] + block + rest, problems
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if MARKER not in markdown:
         return markdown
-    text, problems = reference()
+    rendered, problems = render(markdown, github=False)
     for problem in problems:
         log.warning("configuration reference: %s", problem)
-    return markdown.replace(MARKER, text)
+    # The markers are for the copy kept in the repository, not for the site.
+    return rendered.replace(MARKER + "\n", "").replace("\n" + END_MARKER, "")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Rewrite the reference in docs/configuration.md; ``--check``: exit 1 if it is stale."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    current = PAGE.read_text(encoding="utf-8")
+    rendered, problems = render(current)
+    for problem in problems:
+        print(f"configuration reference: {problem}", file=sys.stderr)
+    if args == ["--check"]:
+        if rendered != current:
+            print(
+                f"{PAGE.name} is out of date: run `make config-reference` "
+                "(python docs/hooks/config_reference.py)",
+                file=sys.stderr,
+            )
+            return 1
+        return 1 if problems else 0
+    if args:
+        print("usage: config_reference.py [--check]", file=sys.stderr)
+        return 2
+    if rendered != current:
+        PAGE.write_text(rendered, encoding="utf-8")
+        print(f"rewrote {PAGE}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

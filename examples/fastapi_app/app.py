@@ -10,8 +10,9 @@ from typing import Annotated
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 
-from consentkit import Category, Consent, ConsentConfig, ConsentMiddleware, Cookie
+from consentkit import Category, Consent, ConsentConfig, Cookie
 from consentkit.integrations.fastapi import ConsentDep, require_consent
+from consentkit.integrations.starlette import install
 
 config = ConsentConfig(
     storage="sqlite:///fastapi-consent.db",
@@ -27,7 +28,7 @@ config = ConsentConfig(
 )
 
 app = FastAPI()
-app.add_middleware(ConsentMiddleware, config=config)
+install(app, config)  # outside any cookie-setting middleware added later, inside GZip
 
 
 @app.get("/", response_class=HTMLResponse)

@@ -11,11 +11,21 @@ endpoint, so they are real decisions in the site's consent log). It reports:
 - ``<script src>`` and ``<iframe src>`` on another host that load before
   consent (a script is held back only as ``type="text/plain" data-consent=...``;
   the snippet activates scripts, so a frame is held back only when it has no ``src``);
-- declared cookies never seen in any pass (a stale declaration, or a cookie
-  only scripts set) and categories that declare no cookies;
+- middleware outside `ConsentMiddleware` that sets cookies: seen adding a
+  ``Set-Cookie`` past consentkit on a request the audit made, or named like a
+  cookie setter (``SessionMiddleware``, CSRF); its cookies are never filtered;
+- declared cookies not seen on any request the audit made (a stale
+  declaration, a cookie only scripts set, or one set on a request the audit
+  did not make) and categories that declare no cookies;
 - content codings (``Content-Encoding``) of HTML the middleware could not
   insert the banner into, such as ``br`` without the brotli package or
   ``zstd``: each page is also asked for as a browser asks for it.
+
+Only the requests named are made: ``GET`` of each page (``--path``, ``--crawl``)
+and each ``--post PATH[=FORM]``, posted before the pages in every pass (so a
+login form's session is used for the page visits). Cookies set on other
+requests (other forms, JavaScript calls) are not seen; the report says so, and
+`consentkit scan` answers the same questions in a real browser.
 
 Exit status: 0 when nothing non-necessary leaks, 1 when something does
 (or HTML reaches visitors in a coding that keeps the banner out),
@@ -43,6 +53,12 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from consentkit.config import Cookie
 from consentkit.middleware import ConsentMiddleware
+from consentkit.stack import (
+    CookieTrace,
+    litestar_middleware_before,
+    outer_layers,
+    sets_cookies_by_name,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -69,9 +85,11 @@ _ACTIONS = {"rejected": "reject_all", "accepted": "accept_all"}
 UNDECLARED = "undeclared"
 #: What the audit cannot see, said in every report.
 NOT_SEEN = (
-    "This audit sees only what the server sends. It cannot see cookies that scripts set "
-    "in the browser (document.cookie, third-party tags, embedded frames); check those "
-    "in a real browser."
+    "This audit sees only what the server sends on the requests it makes (GET of the "
+    "pages listed, and the --post requests given). It cannot see cookies that scripts set "
+    "in the browser (document.cookie, third-party tags, embedded frames), nor cookies set "
+    "on other requests (forms it did not post, logins, JavaScript calls); `consentkit scan` "
+    "checks those in a real browser."
 )
 # Browser-like, and not matched by the analytics bot filter.
 _USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) consentkit-audit/1"
@@ -113,6 +131,16 @@ def load_app(spec: str) -> tuple[Any, ConsentMiddleware]:
     if not callable(app):
         raise AuditError(f"{spec!r} is a {type(app).__name__}, not an ASGI app")
     middleware = find_consent_middleware(app)
+    before = litestar_middleware_before(app) if middleware is None else None
+    if before is not None:
+        outside = f" and {', '.join(before)} sets cookies outside it" if before else ""
+        raise AuditError(
+            f"{spec!r} lists ConsentMiddleware in Litestar's middleware, where it runs only "
+            "for Litestar's own routes (so the consent endpoints and the privacy page "
+            "are not answered)"
+            f"{outside}: wrap the whole app instead, "
+            "app = consentkit.integrations.litestar.wrap(Litestar(...), config)"
+        )
     if middleware is None:
         raise AuditError(
             f"no ConsentMiddleware found in {spec!r}: install it with "
@@ -228,6 +256,11 @@ class AuditReport:
     errors: list[dict[str, Any]] = field(default_factory=list)
     #: Content coding -> why HTML sent with it got no banner, and the fix.
     unhandled_encodings: dict[str, str] = field(default_factory=dict)
+    posts: list[str] = field(default_factory=list)
+    #: Every middleware outside consentkit, outermost first (``None``: not found).
+    outside: list[str] | None = None
+    #: Middleware outside consentkit that sets cookies: name -> cookies seen (maybe none).
+    outside_setters: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def leaks(self) -> list[tuple[CookieSeen, str]]:
@@ -248,7 +281,13 @@ class AuditReport:
     @property
     def ok(self) -> bool:
         """True when nothing non-necessary leaks and every page can get the banner."""
-        return not (self.leaks or self.undeclared or self.embeds or self.unhandled_encodings)
+        return not (
+            self.leaks
+            or self.undeclared
+            or self.embeds
+            or self.outside_setters
+            or self.unhandled_encodings
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """The stable JSON form of the report."""
@@ -258,6 +297,12 @@ class AuditReport:
             "ok": self.ok,
             "passes": list(PASSES),
             "pages": self.pages,
+            "posts": self.posts,
+            "middleware_outside": self.outside,
+            "cookie_middleware_outside": [
+                {"middleware": name, "cookies": cookies}
+                for name, cookies in self.outside_setters.items()
+            ],
             "leaks": [
                 {
                     "cookie": cookie.name,
@@ -299,6 +344,7 @@ async def audit_app(
     base_url: str = "http://localhost",
     allow_hosts: Sequence[str] = (),
     lifespan: bool = True,
+    posts: Sequence[tuple[str, str]] = (),
 ) -> AuditReport:
     """Audit ``app`` (which must contain a `ConsentMiddleware`); see the module docs."""
     import httpx
@@ -311,6 +357,15 @@ async def audit_app(
     site = (base.hostname or "").lower()
     origin = f"{base.scheme}://{base.netloc}"
     report = AuditReport(app=spec, base_url=base_url)
+    report.posts = [path + (f" {form}" if form else "") for path, form in posts]
+    layers = outer_layers(app)
+    if layers is not None:
+        # The framework object itself (Starlette, FastAPI) is not a middleware.
+        report.outside = [layer.name for layer in layers if layer.attribute != "middleware_stack"]
+        for layer in layers:
+            if sets_cookies_by_name(layer):
+                report.outside_setters.setdefault(layer.name, [])
+    trace = CookieTrace(layers or [])
     urls = [_normalise(urljoin(base_url, path)) for path in paths]
     urls = list(dict.fromkeys(urls))
     budget = crawl
@@ -319,6 +374,16 @@ async def audit_app(
     def page_of(url: str) -> str:
         parts = urlsplit(url)
         return parts.path + (f"?{parts.query}" if parts.query else "")
+
+    async def trace_hop(response: httpx.Response) -> None:
+        # Called for every response, redirects included, right after its headers.
+        names = {
+            value.partition("=")[0].strip() for value in response.headers.get_list("set-cookie")
+        }
+        for cookie_name, layer_name in trace.added(names).items():
+            found = report.outside_setters.setdefault(layer_name, [])
+            if cookie_name not in found:
+                found.append(cookie_name)
 
     def record(response: httpx.Response, pass_name: str) -> None:
         for seen in response_cookies(response):
@@ -336,79 +401,100 @@ async def audit_app(
             if seen.request not in requests:
                 requests.append(seen.request)
 
-    async with running_app(app, lifespan=lifespan) as asgi:
-        for pass_name in PASSES:
-            transport = httpx.ASGITransport(app=asgi, raise_app_exceptions=False)
-            async with httpx.AsyncClient(
-                transport=transport,
-                base_url=base_url,
-                headers={"user-agent": _USER_AGENT, "accept": "text/html,*/*;q=0.8"},
-                follow_redirects=True,
-            ) as client:
-                action = _ACTIONS.get(pass_name)
-                if action is not None:
-                    answer = await client.post(
-                        config.prefix, json={"action": action}, headers={"origin": origin}
-                    )
-                    record(answer, pass_name)
-                    if answer.status_code != 200:
-                        raise AuditError(
-                            f"the consent endpoint refused {action!r}: "
-                            f"{answer.status_code} {answer.text[:200]}"
+    with trace:
+        async with running_app(app, lifespan=lifespan) as asgi:
+            for pass_name in PASSES:
+                transport = httpx.ASGITransport(app=asgi, raise_app_exceptions=False)
+                async with httpx.AsyncClient(
+                    transport=transport,
+                    base_url=base_url,
+                    headers={"user-agent": _USER_AGENT, "accept": "text/html,*/*;q=0.8"},
+                    follow_redirects=True,
+                    event_hooks={"response": [trace_hop]},
+                ) as client:
+                    action = _ACTIONS.get(pass_name)
+                    if action is not None:
+                        answer = await client.post(
+                            config.prefix, json={"action": action}, headers={"origin": origin}
                         )
-                index = 0
-                while index < len(urls):
-                    url = urls[index]
-                    index += 1
-                    response = await client.get(url)
-                    record(response, pass_name)
-                    if response.status_code >= 400:
-                        report.errors.append(
-                            {
-                                "pass": pass_name,
-                                "page": page_of(url),
-                                "status": response.status_code,
-                            }
+                        record(answer, pass_name)
+                        if answer.status_code != 200:
+                            raise AuditError(
+                                f"the consent endpoint refused {action!r}: "
+                                f"{answer.status_code} {answer.text[:200]}"
+                            )
+                    for path, form in posts:
+                        response = await client.post(
+                            path,
+                            content=form.encode(),
+                            headers={
+                                "origin": origin,
+                                "content-type": "application/x-www-form-urlencoded",
+                            },
                         )
-                    if "text/html" not in response.headers.get("content-type", ""):
-                        continue
-                    parser = _PageParser()
-                    parser.feed(response.text)
-                    parser.close()
-                    page = page_of(url)
-                    if parser.writes_cookies and page not in report.script_cookie_pages:
-                        report.script_cookie_pages.append(page)
-                    if pass_name != "accepted":
-                        _check_embeds(
-                            report,
-                            parser,
-                            str(response.url),
-                            page,
-                            pass_name,
-                            site,
-                            config.cookie_domain,
-                            allow_hosts,
-                        )
-                    if pass_name == "no_consent":
-                        # Only the headers matter: the middleware notes a coding it cannot handle.
-                        async with client.stream(
-                            "GET", url, headers={"accept-encoding": _BROWSER_ENCODINGS}
-                        ):
-                            pass
-                        for href in parser.links:
-                            if budget <= 0:
-                                break
-                            link = _normalise(urljoin(str(response.url), href))
-                            parts = urlsplit(link)
-                            if (
-                                parts.scheme in ("http", "https")
-                                and (parts.hostname or "").lower() == site
-                                and not parts.path.startswith(own)
-                                and parts.path != config.prefix
-                                and link not in urls
+                        record(response, pass_name)
+                        if response.status_code >= 400:
+                            report.errors.append(
+                                {
+                                    "pass": pass_name,
+                                    "page": f"POST {path}",
+                                    "status": response.status_code,
+                                }
+                            )
+                    index = 0
+                    while index < len(urls):
+                        url = urls[index]
+                        index += 1
+                        response = await client.get(url)
+                        record(response, pass_name)
+                        if response.status_code >= 400:
+                            report.errors.append(
+                                {
+                                    "pass": pass_name,
+                                    "page": page_of(url),
+                                    "status": response.status_code,
+                                }
+                            )
+                        if "text/html" not in response.headers.get("content-type", ""):
+                            continue
+                        parser = _PageParser()
+                        parser.feed(response.text)
+                        parser.close()
+                        page = page_of(url)
+                        if parser.writes_cookies and page not in report.script_cookie_pages:
+                            report.script_cookie_pages.append(page)
+                        if pass_name != "accepted":
+                            _check_embeds(
+                                report,
+                                parser,
+                                str(response.url),
+                                page,
+                                pass_name,
+                                site,
+                                config.cookie_domain,
+                                allow_hosts,
+                            )
+                        if pass_name == "no_consent":
+                            # Only the headers matter: the middleware notes a coding it
+                            # cannot handle.
+                            async with client.stream(
+                                "GET", url, headers={"accept-encoding": _BROWSER_ENCODINGS}
                             ):
-                                urls.append(link)
-                                budget -= 1
+                                pass
+                            for href in parser.links:
+                                if budget <= 0:
+                                    break
+                                link = _normalise(urljoin(str(response.url), href))
+                                parts = urlsplit(link)
+                                if (
+                                    parts.scheme in ("http", "https")
+                                    and (parts.hostname or "").lower() == site
+                                    and not parts.path.startswith(own)
+                                    and parts.path != config.prefix
+                                    and link not in urls
+                                ):
+                                    urls.append(link)
+                                    budget -= 1
     report.pages = [page_of(url) for url in urls]
     report.unhandled_encodings = dict(middleware.codecs.unhandled)
     seen_names = [name for name in report.cookies]
@@ -478,6 +564,28 @@ def write_table(report: AuditReport, out: TextIO) -> None:
         f"Visited {len(report.pages)} page(s): {', '.join(report.pages)}\n"
         "  as a visitor with no consent, then one who rejected all, then one who accepted all.\n"
     )
+    if report.posts:
+        out.write(f"Posted first in each pass: {', '.join('POST ' + p for p in report.posts)}\n")
+    else:
+        out.write("Posted nothing (no --post): cookies set on form posts or logins are not seen.\n")
+    if report.outside is None:
+        out.write("Middleware outside consentkit: unknown (not reached through .app)\n")
+    else:
+        out.write(f"Middleware outside consentkit: {', '.join(report.outside) or 'none'}\n")
+    out.write("\nCookie-setting middleware outside consentkit (its cookies are never filtered):\n")
+    if report.outside_setters:
+        rows = [["MIDDLEWARE", "COOKIES SEEN"]]
+        rows += [
+            [name, ", ".join(cookies) or "(none on these requests; named like a cookie setter)"]
+            for name, cookies in report.outside_setters.items()
+        ]
+        _table(rows, out)
+        out.write(
+            "  (put ConsentMiddleware outside it: add it last with add_middleware, or use\n"
+            "   consentkit.integrations.starlette.install(app, config), which orders it)\n"
+        )
+    else:
+        out.write("  none\n")
     leaks = report.leaks
     out.write("\nCookies set before consent or after rejection (non-necessary):\n")
     if leaks:
@@ -504,7 +612,10 @@ def write_table(report: AuditReport, out: TextIO) -> None:
         )
     else:
         out.write("  none\n")
-    out.write("\nDeclared cookies never seen (stale declaration, or set only by scripts):\n")
+    out.write(
+        "\nDeclared cookies not seen on the requests made (set on another request, "
+        "by scripts, or a stale declaration):\n"
+    )
     if report.stale:
         _table([["COOKIE", "CATEGORY"], *([n, c] for n, c in report.stale)], out)
     else:
@@ -537,8 +648,12 @@ def write_table(report: AuditReport, out: TextIO) -> None:
     if report.ok:
         out.write("\nResult: nothing non-necessary leaks (exit 0).\n")
     else:
-        count = len({c.name for c, _ in leaks} | {c.name for c in undeclared}) + len(report.embeds)
-        count += len(report.unhandled_encodings)
+        count = (
+            len({c.name for c, _ in leaks} | {c.name for c in undeclared})
+            + len(report.embeds)
+            + len(report.outside_setters)
+            + len(report.unhandled_encodings)
+        )
         out.write(f"\nResult: {count} problem(s) found (exit 1).\n")
 
 
@@ -553,6 +668,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="/PATH",
         help="a page to visit (repeatable; default /)",
+    )
+    parser.add_argument(
+        "--post",
+        dest="posts",
+        action="append",
+        default=[],
+        metavar="/PATH[=FORM]",
+        help="a form to post before the pages in each pass, e.g. "
+        "'/login=username=ada&password=x' (repeatable; FORM is url-encoded)",
     )
     parser.add_argument(
         "--crawl",
@@ -595,7 +719,8 @@ def _count(value: str) -> int:
 
 _DESCRIPTION = (
     "Load an ASGI app in-process and visit its pages with no consent, after rejecting all "
-    "and after accepting all. Lists cookies set before consent or after rejection, "
+    "and after accepting all (posting each --post form first). Lists cookies set before "
+    "consent or after rejection, cookie-setting middleware outside consentkit, "
     "undeclared cookies, third-party scripts and frames that load before consent, stale "
     "declarations and empty categories. Exit 0: nothing non-necessary leaks; 1: something "
     "does; 2: bad argument. Cookies that scripts set in the browser are not seen."
@@ -623,6 +748,12 @@ def run(args: argparse.Namespace) -> int:
     for path in paths:
         if not path.startswith("/"):
             return _usage(f"--path {path!r} must start with '/'")
+    posts: list[tuple[str, str]] = []
+    for value in args.posts:
+        path, _, form = value.partition("=")
+        if not path.startswith("/"):
+            return _usage(f"--post {value!r} must start with '/', e.g. /login=user=ada")
+        posts.append((path, form))
     base = urlsplit(args.base_url)
     if base.scheme not in ("http", "https") or not base.hostname:
         return _usage(f"--base-url {args.base_url!r} must be like http://example.org")
@@ -642,6 +773,7 @@ def run(args: argparse.Namespace) -> int:
                 base_url=args.base_url,
                 allow_hosts=args.allow_hosts,
                 lifespan=args.lifespan,
+                posts=posts,
             )
         )
     except AuditError as exc:

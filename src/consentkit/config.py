@@ -41,6 +41,18 @@ MAX_CONSENT_LIFETIME = timedelta(days=395)
 #: How long a decision is remembered unless configured: about six months.
 DEFAULT_CONSENT_LIFETIME = timedelta(days=182)
 MIN_KEY_BYTES = 32
+#: The consent types Google's Consent Mode (v2) knows.
+CONSENT_MODE_TYPES = frozenset(
+    {
+        "ad_storage",
+        "ad_user_data",
+        "ad_personalization",
+        "analytics_storage",
+        "functionality_storage",
+        "personalization_storage",
+        "security_storage",
+    }
+)
 
 #: On a ``Sequence`` field: a site may pass a list or a tuple; a tuple is kept.
 _TUPLE = AfterValidator(tuple)
@@ -462,6 +474,27 @@ class ConsentConfig(_Model):
                 f"the consent Content-Security-Policy would be {size} bytes with every "
                 f"category granted; keep it under {MAX_HEADER_BYTES} (use '*.' wildcards)"
             )
+
+    @model_validator(mode="after")
+    def _check_consent_mode(self) -> ConsentConfig:
+        if not self.google_consent_mode:
+            return self
+        keys = {c.key for c in self.categories}
+        if not any(c.required for c in self.categories):
+            keys.add("necessary")  # the category consentkit adds for its own cookie
+        for key, types in self.google_consent_mode.items():
+            if key not in keys:
+                raise ValueError(
+                    f"google_consent_mode: {key!r} is not a declared category "
+                    f"(declared: {', '.join(sorted(keys))})"
+                )
+            for kind in types:
+                if kind not in CONSENT_MODE_TYPES:
+                    raise ValueError(
+                        f"google_consent_mode[{key!r}]: {kind!r} is not a Google consent type "
+                        f"(known: {', '.join(sorted(CONSENT_MODE_TYPES))})"
+                    )
+        return self
 
     def __repr__(self) -> str:
         # Never show secrets in tracebacks or logs.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -9,6 +10,7 @@ from typing import Any, NamedTuple
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentkit.analytics import AnalyticsTracker
+from consentkit.caching import private_headers
 from consentkit.config import ConsentConfig
 from consentkit.consent import Consent, ConsentCodec
 from consentkit.cookies import CookiePolicy, parse_cookie_header
@@ -24,6 +26,8 @@ from consentkit.ip import ClientAddress
 from consentkit.log import derive_log_key, open_consent_log
 
 __all__ = ["ConsentMiddleware"]
+
+_logger = logging.getLogger("consentkit")
 
 # Caches keep only small keys, so a flood of huge headers cannot fill memory.
 _MAX_CACHED_HEADER = 1024
@@ -104,7 +108,7 @@ class ConsentMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
-            await self.app(scope, receive, self._lifespan_send(send))
+            await self._lifespan(scope, receive, send)
             return
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
@@ -233,27 +237,33 @@ class ConsentMiddleware:
                 headers = [*headers, *((b"set-cookie", value) for value in added)]
             if html and self.csp is not None:
                 headers = [*headers, *self.csp.headers(consent, self.is_https(scope))]
-            if headers is not message.get("headers"):
-                message = {**message, "headers": headers}
-            if (
+            inject = (
                 html
                 and self._inject
                 and message["status"] not in _NO_INJECT_STATUS
                 and scope["method"] != "HEAD"
                 and (length is None or 0 <= length <= MAX_BUFFERED)
-            ):
-                codec = self.codecs.get(coding) if coding is not None else None
-                if coding is None or codec is not None:
-                    fragment = self.renderer.fragment(
-                        consent, self.language(scope), _next_path(scope), self.nonce(scope)
-                    )
-                    injector = (
-                        HtmlInjector(send, fragment)
-                        if codec is None
-                        else EncodedHtmlInjector(send, fragment, codec, self.codecs)
-                    )
-                    await injector.start(message, length)
-                    return
+            )
+            codec = None
+            if inject and coding is not None:
+                codec = self.codecs.get(coding)
+                inject = codec is not None
+            if (html and self._inject) or has_cookie or added:
+                # Per-visitor: never stored by a shared cache (HEAD and 304 alike).
+                headers = private_headers(headers)
+            if headers is not message.get("headers"):
+                message = {**message, "headers": headers}
+            if inject:
+                fragment = self.renderer.fragment(
+                    consent, self.language(scope), _next_path(scope), self.nonce(scope)
+                )
+                injector = (
+                    HtmlInjector(send, fragment)
+                    if codec is None
+                    else EncodedHtmlInjector(send, fragment, codec, self.codecs)
+                )
+                await injector.start(message, length)
+                return
             await send(message)
 
         return send_wrapper
@@ -271,15 +281,63 @@ class ConsentMiddleware:
 
         return send_wrapper
 
-    def _lifespan_send(self, send: Send) -> Send:
-        async def send_wrapper(message: Message) -> None:
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # An app that does not speak lifespan (Django raises "can only handle
+        # ASGI/HTTP connections, not lifespan") fails or returns before reading
+        # the startup event; then consentkit answers the protocol itself, so its
+        # log and analytics still start and stop with the server.
+        received = False
+        answered = False
+
+        async def app_receive() -> Message:
+            nonlocal received
+            received = True
+            return await receive()
+
+        async def app_send(message: Message) -> None:
+            nonlocal answered
+            answered = True
             if message["type"] == "lifespan.startup.complete":
                 await self.startup()
             elif message["type"] == "lifespan.shutdown.complete":
                 await self.shutdown()
             await send(message)
 
-        return send_wrapper
+        try:
+            await self.app(scope, app_receive, app_send)
+        except Exception as exc:
+            if received or answered:
+                raise
+            _logger.info(
+                "the wrapped app does not support lifespan (%s: %s); consentkit answers it itself",
+                type(exc).__name__,
+                exc,
+            )
+        else:
+            if received or answered:
+                return
+        await self._own_lifespan(receive, send)
+
+    async def _own_lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    _logger.exception("consentkit startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await self.shutdown()
+                except Exception as exc:
+                    _logger.exception("consentkit shutdown failed")
+                    await send({"type": "lifespan.shutdown.failed", "message": repr(exc)})
+                    return
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     def language(self, scope: Scope) -> str:
         """The configured language that best fits the request's ``Accept-Language``."""

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
 from starlette.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,13 +40,13 @@ config = ConsentConfig(
 """
 
 
-def run(heading: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+def run(heading: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefix: str = "") -> Any:
     """The section's code as a real module (Litestar resolves annotations through it)."""
-    name = "guide_" + heading.lower()
+    name = "guide_" + re.sub(r"\W", "_", heading.lower())
     storage = f"sqlite:///{tmp_path}/guide.db"
     (tmp_path / "guide_config.py").write_text(CONFIG.format(key=KEY, storage=storage))
     (tmp_path / f"{name}.py").write_text(
-        "from guide_config import config\n" + section_code(heading)
+        "from guide_config import config\n" + prefix + section_code(heading)
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     for module in (name, "guide_config"):
@@ -69,3 +71,50 @@ def test_litestar_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         client.post("/consent", json={"action": "accept_all"}, headers=ORIGIN)
         assert client.get("/").json() == {"analytics": True}
         assert client.get("/privacy").status_code == 200
+
+
+SHOP_CONFIG = """
+from consentkit import Category, ConsentConfig, Cookie
+
+session_secret = "guide-session-secret"
+config = ConsentConfig(
+    secret_keys=[{key!r}],
+    storage={storage!r},
+    categories=[
+        Category(key="necessary", label="Strictly necessary", required=True),
+        Category(key="personalization", label="Personalization",
+                 cookies=[Cookie(name="basket_session", purpose="Basket", duration="2 weeks")]),
+    ],
+)
+"""
+
+
+def test_middleware_order_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("fastapi")
+    app = run(
+        "Where the middleware goes",
+        tmp_path,
+        monkeypatch,
+        prefix=SHOP_CONFIG.format(key=KEY, storage=f"sqlite:///{tmp_path}/shop.db"),
+    )
+
+    @app.get("/", response_class=HTMLResponse)
+    async def home(request: Request) -> str:
+        request.session["basket"] = ["tea"]
+        return "<!doctype html><html><body>" + "shop " * 200 + "</body></html>"
+
+    with TestClient(app) as client:
+        page = client.get("/", headers={"accept-encoding": "gzip"})
+        assert page.headers["content-encoding"] == "gzip"
+        assert "consentkit-banner" in page.text
+        assert "basket_session" not in page.cookies
+        client.post("/consent", json={"action": "accept_all"}, headers=ORIGIN)
+        assert "basket_session" in client.get("/").cookies
+
+
+def test_no_section_adds_consentkit_before_a_cookie_middleware() -> None:
+    """The guide never shows the leaking order (consentkit added, then a session)."""
+    for block in re.findall(r"```python\n(.*?)```", GUIDE, re.DOTALL):
+        consent = block.find("add_middleware(ConsentMiddleware")
+        session = block.find("add_middleware(SessionMiddleware")
+        assert consent < 0 or session < 0 or consent > session, block

@@ -6,5 +6,8 @@
 - ``consentkit.integrations.litestar``: ``get_consent(request)``, a dependency provider
   and ``wrap(app, config)``.
 
+- ``consentkit.integrations.starlette``: ``install(app, config)``, which places the
+  middleware correctly in a Starlette or FastAPI app whatever the ``add_middleware`` order.
+
 Starlette and bare ASGI apps need nothing more than `consentkit.get_consent`.
 """
