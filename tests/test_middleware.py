@@ -372,3 +372,26 @@ def test_a_site_without_a_required_category_gets_one(
     assert [c["name"] for c in necessary["cookies"]] == ["consentkit"]
     assert state["granted"] == ["necessary"]
     assert 'data-required="necessary"' in page
+
+
+@pytest.mark.parametrize(
+    ("csp", "styled_inline"),
+    [(None, True), ("default-src 'self'", False), ("style-src 'self' 'unsafe-inline'", True)],
+)
+def test_banner_styles_follow_the_pages_content_security_policy(
+    make_config: Callable[..., ConsentConfig], csp: str | None, styled_inline: bool
+) -> None:
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    async def page(request: Request) -> HTMLResponse:
+        headers = {"content-security-policy": csp} if csp else None
+        return HTMLResponse("<html><body><p>hi</p></body></html>", headers=headers)
+
+    app = ConsentMiddleware(Starlette(routes=[Route("/", page)]), config=make_config())
+    with TestClient(app) as client:
+        text = client.get("/").text
+    assert 'id="consentkit-banner"' in text
+    assert ("<style>" in text) is styled_inline
+    assert ('<link rel="stylesheet"' in text) is not styled_inline

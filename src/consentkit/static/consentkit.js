@@ -101,7 +101,9 @@
   const open = async (from) => {
     opener = from || d.activeElement;
     if (!decl) {
-      const state = await api();
+      // The dialog's stylesheet: the banner's styles are inline.
+      const [state] = await Promise.all([api(), new Promise((done) =>
+        d.head.append(h('link', { rel: 'stylesheet', href: ds.css, nonce, onload: done, onerror: done })))]);
       decl = state.declaration;
       granted = new Set(state.granted);
       build();
@@ -130,7 +132,6 @@
       e.preventDefault();
       open(more).catch(() => { more.parentNode.open = true; });
     });
-    banner.focus({ preventScroll: true });
   }
 
   d.addEventListener('click', (e) => {
