@@ -7,7 +7,6 @@ when the `Renderer` is built; a request only fills in the few bits that vary
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
@@ -122,11 +121,10 @@ def _banner_css(css: str) -> str:
     return re.sub(r" ?([{};]) ?", r"\1", text).replace(";}", "}")
 
 
-def _csp_allows_inline_style(header: str, nonce: str | None, digest: str) -> bool:
-    """Whether every policy in a Content-Security-Policy header lets our ``<style>`` apply.
+def _csp_allows_inline_style(header: str, nonce: str | None) -> bool:
+    """Whether every policy in a Content-Security-Policy header lets a ``<style>`` apply.
 
-    The ``<style>`` carries the request's nonce, if any; ``digest`` is its
-    ``'sha256-...'`` source, which a site may list instead.
+    The ``<style>`` carries the request's nonce, if there is one.
     """
     for policy in header.split(","):
         directives: dict[str, list[str]] = {}
@@ -140,9 +138,10 @@ def _csp_allows_inline_style(header: str, nonce: str | None, digest: str) -> boo
                 break
         else:
             continue
-        lowered = [source.lower() for source in sources]
-        if (nonce and f"'nonce-{nonce}'" in sources) or digest in sources:
+        if nonce and f"'nonce-{nonce}'" in sources:
             continue
+        lowered = [source.lower() for source in sources]
+        # 'unsafe-inline' counts for nothing beside a nonce or a hash.
         hashed = any(source.startswith(("'nonce-", "'sha")) for source in lowered)
         if "'unsafe-inline'" in lowered and not hashed:
             continue
@@ -200,9 +199,10 @@ class Renderer:
             static_attrs += f' data-gcm="{_attr(json.dumps(mapping, separators=(",", ":")))}"'
         static_attrs += f' data-css="{_attr(assets.css_url)}"'
         css = resources.files("consentkit").joinpath("static/consentkit.css").read_text("utf-8")
-        self._style = _banner_css(css).encode()
-        digest = base64.b64encode(hashlib.sha256(self._style).digest()).decode()
-        self._style_source = f"'sha256-{digest}'"
+        # The banner stays transparent until it is parsed whole: were a frame painted halfway
+        # through, the rest would grow it upwards (it sits at the bottom), a layout shift.
+        # Transparent, not hidden: it must stay focusable for its autofocus.
+        self._style = (_banner_css(css) + "#consentkit-banner{opacity:0}").encode()
         self._link = f'<link rel="stylesheet" href="{_attr(assets.css_url)}">'.encode()
         self._head = f'<script src="{_attr(assets.js_url)}" defer id="consentkit-js"'.encode()
         self._static_attrs = static_attrs.encode()
@@ -273,14 +273,14 @@ class Renderer:
         tags = self.snippet_tags(consent, nonce) if self._config.insert_snippet else b""
         if consent.decided or not self._config.insert_banner:
             return tags
-        parts = self._language(lang).banner
-        return tags + self._banner_style(nonce, csp) + _attr(next_path).encode().join(parts)
-
-    def _banner_style(self, nonce: str | None, csp: str | None) -> bytes:
-        if csp and not _csp_allows_inline_style(csp, nonce, self._style_source):
-            return self._link
+        banner = _attr(next_path).encode().join(self._language(lang).banner)
+        if csp and not _csp_allows_inline_style(csp, nonce):
+            return tags + self._link + banner
         nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
-        return b"<style" + nonce_attr + b">" + self._style + b"</style>"
+        return b"".join(
+            (tags, b"<style", nonce_attr, b">", self._style, b"</style>", banner,
+             b"<style", nonce_attr, b">#consentkit-banner{opacity:1}</style>")
+        )  # fmt: skip
 
     def snippet_tags(self, consent: Consent, nonce: str | None) -> bytes:
         """The script tag, for a site that places it itself (deferred: it never blocks)."""
