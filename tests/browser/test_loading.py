@@ -1,4 +1,4 @@
-"""The banner costs the page no layout shift and blocks no rendering (timings: bench_frontend.py)."""
+"""The banner shifts nothing and blocks no rendering (the timings: benchmarks/bench_frontend.py)."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def test_nothing_consentkit_adds_blocks_the_first_paint(
     dialog.wait_for()
     assert dialog.evaluate("d => getComputedStyle(d).borderTopLeftRadius") == "16px"
     links = page.evaluate(
-        "[...document.querySelectorAll('link[rel=stylesheet]')].map((l) => l.parentElement.nodeName)"
+        "[...document.querySelectorAll('link[rel=stylesheet]')].map((l) => l.parentNode.nodeName)"
     )
     assert links == ["HEAD"]
 
