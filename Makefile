@@ -1,6 +1,6 @@
 # make demo   run the demo site on http://127.0.0.1:8000 (SQLite in ./demo.db)
 # make test   lint, type-check and run the whole test suite
-# make bench  the per-request benchmarks
+# make bench  the per-request benchmarks and the banner's cost in Chromium
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -41,8 +41,9 @@ test: $(STAMP) $(NODE_STAMP) browser lint typecheck
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict
 
-bench: $(STAMP)
+bench: $(STAMP) browser
 	$(PY) benchmarks/bench_middleware.py
+	$(PY) benchmarks/bench_frontend.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache site

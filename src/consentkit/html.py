@@ -99,7 +99,9 @@ class Assets:
 
 #: Rules the banner does not use (the preferences dialog, the privacy page): left out of its
 #: inline styles; the snippet loads the whole stylesheet when the dialog first opens.
-_NOT_BANNER = (".ck-dialog", ".ck-x", ".ck-page", ".ck-facts", ".ck-withdraw", ".ck-note", ".ck-body")
+_NOT_BANNER = (
+    ".ck-dialog", ".ck-x", ".ck-page", ".ck-facts", ".ck-withdraw", ".ck-note", ".ck-body"
+)  # fmt: skip
 
 
 def _banner_css(css: str) -> str:
