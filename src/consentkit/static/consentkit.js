@@ -4,7 +4,7 @@
   const d = document, w = window, me = d.currentScript;
   if (!me || w.consentkit) return;
   const ds = me.dataset, prefix = ds.prefix, nonce = me.nonce || '';
-  const words = (s) => (s || '').split(/\s+/).filter(Boolean);
+  const words = (s) => (s || '').split(' ').filter(Boolean);
   const required = new Set(words(ds.required));
   let granted = new Set(words(ds.granted)), decl, dlg, opener;
 
