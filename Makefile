@@ -1,6 +1,6 @@
 # make demo   run the demo site on http://127.0.0.1:8000 (SQLite in ./demo.db)
 # make test   lint, type-check and run the whole test suite
-# make bench  the per-request benchmarks
+# make bench  the per-request benchmarks and the banner's cost in Chromium
 # make config-reference  rewrite the generated tables in docs/configuration.md
 PYTHON ?= python3
 VENV := .venv
@@ -45,9 +45,10 @@ config-reference: $(STAMP)
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict
 
-bench: $(STAMP)
+bench: $(STAMP) browser
 	$(PY) benchmarks/bench_middleware.py
 	$(PY) benchmarks/bench_compression.py
+	$(PY) benchmarks/bench_frontend.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache site

@@ -129,7 +129,7 @@ def test_non_asset_paths_are_none() -> None:
 
 def test_undecided_fragment_has_snippet_and_banner(renderer: Renderer) -> None:
     html = renderer.fragment(UNDECIDED, "en", "/reports?a=1", None).decode()
-    assert '<link rel="stylesheet" href="/consent/consentkit.' in html
+    assert "<link" not in html and html.index("<style>") < html.index('id="consentkit-banner"')
     assert re.search(r'<script src="/consent/consentkit\.[0-9a-f]{10}\.js" defer', html)
     assert 'data-prefix="/consent"' in html
     assert 'data-decided="0"' in html and 'data-granted="necessary"' in html
@@ -388,3 +388,65 @@ def test_assets_without_brotli_offer_gzip(monkeypatch: pytest.MonkeyPatch) -> No
     answer = assets.response(assets.js_url, None, "br, gzip;q=0.5")
     assert answer is not None
     assert dict(answer[1])[b"content-encoding"] == b"gzip"
+# --- styles that never block the page ------------------------------------------------------
+
+
+def test_banner_styles_are_inline_and_only_the_banners(renderer: Renderer) -> None:
+    html = renderer.fragment(UNDECIDED, "en", "/", "n0nce").decode()
+    first, last = re.fullmatch(
+        r'<script [^>]+></script><style nonce="n0nce">([^<]+)</style>'
+        r'<section id="consentkit-banner".*</section><style nonce="n0nce">([^<]+)</style>',
+        html,
+        re.DOTALL,
+    ).groups()  # type: ignore[union-attr]
+    # Transparent until parsed whole, so a frame painted halfway through cannot shift it.
+    assert first.endswith("#consentkit-banner{opacity:0}")
+    assert last == "#consentkit-banner{opacity:1}"
+    css = first
+    assert ".ck-banner{position: fixed;" in css and "@media (max-width: 30rem)" in css
+    assert ".ck-sw:checked" in css  # the no-JavaScript Customize form
+    assert ".ck-dialog{" not in css and ".ck-page" not in css and "/*" not in css
+    # The script knows where the whole stylesheet is, for the preferences dialog.
+    assets = Assets("/consent")
+    assert f'data-css="{assets.css_url}"' in html
+
+
+def test_decided_fragment_has_no_styles(renderer: Renderer) -> None:
+    html = renderer.fragment(DECIDED, "en", "/", None, "default-src 'self'").decode()
+    assert "<style" not in html and "<link" not in html
+    assert renderer.snippet_tags(DECIDED, None).decode().startswith("<script ")
+
+
+@pytest.mark.parametrize(
+    ("csp", "nonce", "inline"),
+    [
+        (None, None, True),
+        ("script-src 'self'; object-src 'none'", None, True),
+        ("default-src 'self'", None, False),
+        ("default-src 'self'", "N1", False),
+        ("default-src 'self'; style-src 'self' 'nonce-N1'", "N1", True),
+        ("style-src 'self' 'nonce-other'", "N1", False),
+        ("style-src 'self' 'unsafe-inline'", None, True),
+        ("STYLE-SRC 'self' 'UNSAFE-INLINE'", None, True),
+        # 'unsafe-inline' does not count beside a nonce or a hash.
+        ("style-src 'unsafe-inline' 'nonce-X'", None, False),
+        ("style-src-elem 'unsafe-inline'; default-src 'none'", None, True),
+        ("style-src-elem 'self'; style-src 'unsafe-inline'", None, False),
+        # Two policies (two headers): both must allow it.
+        ("style-src 'unsafe-inline', default-src 'self'", None, False),
+        ("style-src 'unsafe-inline', script-src 'self'", None, True),
+        ("style-src 'sha256-abc'", None, False),
+        # The first of a repeated directive wins.
+        ("style-src 'self'; style-src 'unsafe-inline'", None, False),
+        # A directive with no sources allows nothing; empty policies allow everything.
+        ("style-src", None, False),
+        (" ; ,, ;", None, True),
+    ],
+)
+def test_a_content_security_policy_that_refuses_inline_styles_gets_the_stylesheet(
+    renderer: Renderer, csp: str | None, nonce: str | None, inline: bool
+) -> None:
+    html = renderer.fragment(UNDECIDED, "en", "/", nonce, csp).decode()
+    assert ("<style" in html) is inline
+    assert ('<link rel="stylesheet" href="/consent/consentkit.' in html) is not inline
+    assert 'id="consentkit-banner"' in html

@@ -459,3 +459,24 @@ def test_lifespan_failure_of_an_app_that_speaks_it_is_not_hidden(
     sent, error = asyncio.run(_drive_lifespan(middleware))
     assert error is None and sent == ["lifespan.startup.failed"]
     assert not middleware._started
+@pytest.mark.parametrize(
+    ("csp", "styled_inline"),
+    [(None, True), ("default-src 'self'", False), ("style-src 'self' 'unsafe-inline'", True)],
+)
+def test_banner_styles_follow_the_pages_content_security_policy(
+    make_config: Callable[..., ConsentConfig], csp: str | None, styled_inline: bool
+) -> None:
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    async def page(request: Request) -> HTMLResponse:
+        headers = {"content-security-policy": csp} if csp else None
+        return HTMLResponse("<html><body><p>hi</p></body></html>", headers=headers)
+
+    app = ConsentMiddleware(Starlette(routes=[Route("/", page)]), config=make_config())
+    with TestClient(app) as client:
+        text = client.get("/").text
+    assert 'id="consentkit-banner"' in text
+    assert ("<style>" in text) is styled_inline
+    assert ('<link rel="stylesheet"' in text) is not styled_inline

@@ -64,7 +64,7 @@ EXTRA: dict[str, dict[str, str]] = {
         "privacy_path": "The path of the generated privacy overview page.",
         "undeclared_cookies": "What happens to a cookie no category declares: `allow` it, "
         "`warn` (let it through, logging a warning once per name) or `block` it.",
-        "insert_snippet": "Insert the snippet's `<link>` and `<script>` into every HTML page.",
+        "insert_snippet": "Insert the snippet's deferred `<script>` into every HTML page.",
         "insert_banner": "Insert the server-rendered banner into HTML pages of undecided visitors.",
         "default_language": "The language used when `Accept-Language` names none of `languages`.",
         "languages": "The languages offered to visitors; default: all 35 shipped ones (see "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from html import escape
 from importlib import resources
@@ -126,6 +127,60 @@ class Assets:
         return asset.response(hashed, if_none_match, accept_encoding)
 
 
+#: Rules the banner does not use (the preferences dialog, the privacy page): left out of its
+#: inline styles; the snippet loads the whole stylesheet when the dialog first opens.
+_NOT_BANNER = (
+    ".ck-dialog", ".ck-x", ".ck-page", ".ck-facts", ".ck-withdraw", ".ck-note", ".ck-body"
+)  # fmt: skip
+
+
+def _banner_css(css: str) -> str:
+    """The stylesheet's rules the banner needs, without comments and most whitespace."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    kept, depth, start = [], 0, 0
+    for i, char in enumerate(css):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                rule = css[start : i + 1].strip()
+                selectors = rule.split("{", 1)[0].split(",")
+                if not all(sel.strip().startswith(_NOT_BANNER) for sel in selectors):
+                    kept.append(rule)
+                start = i + 1
+    text = re.sub(r"\s+", " ", "".join(kept))
+    return re.sub(r" ?([{};]) ?", r"\1", text).replace(";}", "}")
+
+
+def _csp_allows_inline_style(header: str, nonce: str | None) -> bool:
+    """Whether every policy in a Content-Security-Policy header lets a ``<style>`` apply.
+
+    The ``<style>`` carries the request's nonce, if there is one.
+    """
+    for policy in header.split(","):
+        directives: dict[str, list[str]] = {}
+        for directive in policy.split(";"):
+            words = directive.split()
+            if words and words[0].lower() not in directives:
+                directives[words[0].lower()] = words[1:]
+        for name in ("style-src-elem", "style-src", "default-src"):
+            sources = directives.get(name)
+            if sources is not None:
+                break
+        else:
+            continue
+        if nonce and f"'nonce-{nonce}'" in sources:
+            continue
+        lowered = [source.lower() for source in sources]
+        # 'unsafe-inline' counts for nothing beside a nonce or a hash.
+        hashed = any(source.startswith(("'nonce-", "'sha")) for source in lowered)
+        if "'unsafe-inline'" in lowered and not hashed:
+            continue
+        return False
+    return True
+
+
 def _environment(config: ConsentConfig) -> Environment:
     return Environment(
         loader=ChoiceLoader(
@@ -174,6 +229,12 @@ class Renderer:
         if gcm:
             mapping = {key: list(types) for key, types in sorted(gcm.items())}
             static_attrs += f' data-gcm="{_attr(json.dumps(mapping, separators=(",", ":")))}"'
+        static_attrs += f' data-css="{_attr(assets.css_url)}"'
+        css = resources.files("consentkit").joinpath("static/consentkit.css").read_text("utf-8")
+        # The banner stays transparent until it is parsed whole: were a frame painted halfway
+        # through, the rest would grow it upwards (it sits at the bottom), a layout shift.
+        # Transparent, not hidden: it must stay focusable for its autofocus.
+        self._style = (_banner_css(css) + "#consentkit-banner{opacity:0}").encode()
         self._link = f'<link rel="stylesheet" href="{_attr(assets.css_url)}">'.encode()
         self._head = f'<script src="{_attr(assets.js_url)}" defer id="consentkit-js"'.encode()
         self._static_attrs = static_attrs.encode()
@@ -225,21 +286,37 @@ class Renderer:
             (self._head, nonce_attr, self._static_attrs, self._script_state(consent), b"></script>")
         )
 
-    def fragment(self, consent: Consent, lang: str, next_path: str, nonce: str | None) -> bytes:
-        """HTML to insert before ``</body>``: stylesheet, script and, if undecided, banner.
+    def fragment(
+        self,
+        consent: Consent,
+        lang: str,
+        next_path: str,
+        nonce: str | None,
+        csp: str | None = None,
+    ) -> bytes:
+        """HTML to insert before ``</body>``: the script and, if undecided, the banner.
 
-        With ``insert_snippet=False`` the site prints `snippet_tags` itself
-        and only the banner is inserted.
+        The banner brings its styles in a ``<style>`` (with the nonce), so no
+        stylesheet blocks the page; when ``csp`` (the response's
+        Content-Security-Policy) would refuse that ``<style>``, a ``<link>``
+        to the stylesheet takes its place. With ``insert_snippet=False`` the
+        site prints `snippet_tags` itself and only the banner is inserted.
         """
         tags = self.snippet_tags(consent, nonce) if self._config.insert_snippet else b""
         if consent.decided or not self._config.insert_banner:
             return tags
-        parts = self._language(lang).banner
-        return tags + _attr(next_path).encode().join(parts)
+        banner = _attr(next_path).encode().join(self._language(lang).banner)
+        if csp and not _csp_allows_inline_style(csp, nonce):
+            return tags + self._link + banner
+        nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
+        return b"".join(
+            (tags, b"<style", nonce_attr, b">", self._style, b"</style>", banner,
+             b"<style", nonce_attr, b">#consentkit-banner{opacity:1}</style>")
+        )  # fmt: skip
 
     def snippet_tags(self, consent: Consent, nonce: str | None) -> bytes:
-        """The stylesheet link and script tag, for a site that places them itself."""
-        return self._link + self._script(consent, nonce)
+        """The script tag, for a site that places it itself (deferred: it never blocks)."""
+        return self._script(consent, nonce)
 
     def privacy_page(self, consent: Consent, lang: str, nonce: str | None) -> bytes:
         """The privacy overview as a complete HTML document."""

@@ -212,6 +212,7 @@ class ConsentMiddleware:
             coding: bytes | None = None
             length: int | None = None
             has_cookie = False
+            csp: str | None = None
             for name, value in headers:
                 lowered = name.lower()
                 if lowered == b"content-type":
@@ -222,6 +223,9 @@ class ConsentMiddleware:
                     length = int(value) if value.isdigit() else -1
                 elif lowered == b"set-cookie":
                     has_cookie = True
+                elif lowered == b"content-security-policy":
+                    policy = value.decode("latin-1")
+                    csp = policy if csp is None else f"{csp},{policy}"
             if has_cookie:
                 filtered = self._filter(headers, consent.granted)
                 if filtered is not None:
@@ -255,7 +259,7 @@ class ConsentMiddleware:
                 message = {**message, "headers": headers}
             if inject:
                 fragment = self.renderer.fragment(
-                    consent, self.language(scope), _next_path(scope), self.nonce(scope)
+                    consent, self.language(scope), _next_path(scope), self.nonce(scope), csp
                 )
                 injector = (
                     HtmlInjector(send, fragment)

@@ -4,7 +4,7 @@
   const d = document, w = window, me = d.currentScript;
   if (!me || w.consentkit) return;
   const ds = me.dataset, prefix = ds.prefix, nonce = me.nonce || '';
-  const words = (s) => (s || '').split(/\s+/).filter(Boolean);
+  const words = (s) => (s || '').split(' ').filter(Boolean);
   const required = new Set(words(ds.required));
   let granted = new Set(words(ds.granted)), decl, dlg, opener;
 
@@ -101,7 +101,9 @@
   const open = async (from) => {
     opener = from || d.activeElement;
     if (!decl) {
-      const state = await api();
+      // The dialog's stylesheet: the banner's styles are inline.
+      const [state] = await Promise.all([api(), new Promise((done) =>
+        d.head.append(h('link', { rel: 'stylesheet', href: ds.css, nonce, onload: done, onerror: done })))]);
       decl = state.declaration;
       granted = new Set(state.granted);
       build();
@@ -130,7 +132,6 @@
       e.preventDefault();
       open(more).catch(() => { more.parentNode.open = true; });
     });
-    banner.focus({ preventScroll: true });
   }
 
   d.addEventListener('click', (e) => {
