@@ -161,14 +161,17 @@ def resolve_keys(args: argparse.Namespace) -> list[LogKey]:
     return keys
 
 
-def _reader(args: argparse.Namespace) -> LogReader:
+def _reader(args: argparse.Namespace, *, write: bool = False) -> LogReader:
     url = args.storage
     if url is None:
         config = getattr(args, "site_config", None)
         if config is None:
             raise UsageError("--storage URL is required (or --config MODULE:ATTR)")
         url = config.storage
-    return open_reader(url)
+    reader = open_reader(url, write=write)
+    if reader.warning:
+        print(f"consentkit: warning: {reader.warning}", file=sys.stderr)
+    return reader
 
 
 # The log commands.
@@ -306,7 +309,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_purge(args: argparse.Namespace) -> int:
     """``consentkit log purge``: delete old records, leaving the rest verifiable."""
     now = datetime.now(timezone.utc)
-    with _reader(args) as reader:
+    with _reader(args, write=True) as reader:
         result = reader.purge(now - timedelta(days=args.older_than), now)
     print(
         f"purged {result.deleted} records older than {args.older_than} days"

@@ -2,6 +2,17 @@
 
 Records are streamed: an iterating cursor on SQLite, a server-side cursor on
 PostgreSQL, so memory stays flat however long the log is.
+
+A reader opened for reading (the default) never writes: it never creates,
+migrates or changes the log, and it works on a copy the auditor cannot
+write. SQLite: read-only (``mode=ro``) first; when that cannot work (a
+WAL-mode file in a directory the reader cannot write, or a file owned by
+someone else) the file is opened ``immutable=1``, which reads only what has
+been checkpointed into the main file: transactions still in the ``-wal``
+file are not seen, and a warning says so. PostgreSQL: a read-only session,
+so a role with only SELECT is enough. A log with an older schema is read as
+far as it goes (fields it does not have yet are ``None``); one with a newer
+schema is refused with what to do.
 """
 
 from __future__ import annotations
@@ -20,15 +31,28 @@ from urllib.parse import quote
 
 from consentkit.errors import StorageError, StorageUnavailable
 from consentkit.log.base import DayStats
-from consentkit.log.record import ConsentRecord
+from consentkit.log.record import OPTIONAL_FIELDS, ConsentRecord
+from consentkit.log.schema import SQLITE_MIGRATIONS
 from consentkit.storage import parse_storage_url
 
-__all__ = ["Anchor", "Head", "LogReader", "PurgeResult", "open_reader"]
+__all__ = [
+    "RECORD_COLUMNS",
+    "Anchor",
+    "Head",
+    "LogReader",
+    "PurgeResult",
+    "open_reader",
+    "record_from_row",
+]
 
-_COLUMNS = (
+_BASE_COLUMNS = (
     "id, chain_id, seq, record_id, consent_id, ts, action, granted, denied, policy_version,"
     " declaration_hash, language, surface, path, ip, user_agent, gpc, key_id, prev_mac, mac"
 )
+#: The columns `record_from_row` reads, in order (schema version 3 and later).
+RECORD_COLUMNS = _BASE_COLUMNS + ", " + ", ".join(OPTIONAL_FIELDS)
+#: The schema version this consentkit writes (both backends have as many steps).
+SCHEMA_VERSION = len(SQLITE_MIGRATIONS)
 _BATCH = 2000
 
 
@@ -89,7 +113,8 @@ def _categories(stored: Any) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _record(row: Any) -> tuple[int, ConsentRecord]:
+def record_from_row(row: Any) -> tuple[int, ConsentRecord]:
+    """(storage id, record) from a row of `RECORD_COLUMNS`."""
     return int(row[0]), ConsentRecord(
         chain_id=row[1],
         seq=int(row[2]),
@@ -110,7 +135,13 @@ def _record(row: Any) -> tuple[int, ConsentRecord]:
         key_id=row[17],
         prev_mac=row[18],
         mac=row[19],
+        decision_id=row[20],
+        site_host=row[21],
+        expires_at=None if row[22] is None else _iso(row[22]),
     )
+
+
+_record = record_from_row
 
 
 class LogReader(abc.ABC):
@@ -118,6 +149,26 @@ class LogReader(abc.ABC):
 
     #: The placeholder of the driver's parameter style.
     mark = "?"
+    #: The stored schema version, read when the reader opens.
+    schema_version = SCHEMA_VERSION
+    #: The SELECT list of a record for this log's schema version.
+    _columns = RECORD_COLUMNS
+    #: Whether the log has a purge anchor table (schema version 2 and later).
+    _has_anchors = True
+    #: Why what is read may be incomplete (for the command to print), or None.
+    warning: str | None = None
+
+    def _check_schema(self, version: int, where: str) -> None:
+        """Refuse a newer schema; fit the queries to an older one (never migrate)."""
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"the consent log in {where} has schema version {version}, newer than this"
+                f" consentkit reads ({SCHEMA_VERSION}): upgrade consentkit to read it"
+            )
+        self.schema_version = version
+        self._has_anchors = version >= 2
+        if version < 3:
+            self._columns = _BASE_COLUMNS + ", NULL, NULL, NULL"
 
     def __enter__(self) -> LogReader:
         return self
@@ -172,7 +223,7 @@ class LogReader(abc.ABC):
         if consent_id is not None:
             where.append(f"consent_id = {self.mark}")
             params.append(consent_id)
-        sql = f"SELECT {_COLUMNS} FROM consentkit_log"
+        sql = f"SELECT {self._columns} FROM consentkit_log"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY ts, id"
@@ -181,7 +232,7 @@ class LogReader(abc.ABC):
 
     def chain_records(self) -> Iterator[tuple[int, ConsentRecord]]:
         """(storage id, record) of every record, chain by chain, in sequence order."""
-        sql = f"SELECT {_COLUMNS} FROM consentkit_log ORDER BY chain_id, seq, id"
+        sql = f"SELECT {self._columns} FROM consentkit_log ORDER BY chain_id, seq, id"
         for row in self._stream(sql):
             yield _record(row)
 
@@ -193,6 +244,8 @@ class LogReader(abc.ABC):
 
     def anchors(self) -> dict[str, Anchor]:
         """Chains cut by a purge: chain id -> where verification starts."""
+        if not self._has_anchors:
+            return {}
         rows = self._query("SELECT chain_id, seq, mac, ts FROM consentkit_log_anchors")
         return {str(r[0]): Anchor(str(r[0]), int(r[1]), str(r[2]), _iso(r[3])) for r in rows}
 
@@ -228,20 +281,24 @@ class LogReader(abc.ABC):
 
 
 class SQLiteLogReader(LogReader):
-    """A consent log in a SQLite file."""
+    """A consent log in a SQLite file.
 
-    def __init__(self, path: str) -> None:
+    With ``write=False`` (the default) the file is opened read-only and never
+    changed; ``warning`` then says when what is read may be incomplete.
+    ``write=True`` (for ``purge``) opens it for writing and brings the schema
+    up to date first.
+    """
+
+    def __init__(self, path: str, *, write: bool = False) -> None:
         from consentkit.log.sqlite import migrate
 
+        self.warning = None
         if path == ":memory:" or not os.path.isfile(path):
             raise StorageUnavailable(f"there is no SQLite database at {path!r}")
+        uri = f"file:{quote(os.path.abspath(path))}"
         try:
-            self._conn = sqlite3.connect(
-                f"file:{quote(os.path.abspath(path))}?mode=rw",
-                uri=True,
-                isolation_level=None,
-                timeout=10.0,
-                check_same_thread=False,
+            self._conn = (
+                self._open(uri + "?mode=rw") if write else self._open_read_only(path, uri)
             )
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot open SQLite database {path!r}: {exc}") from None
@@ -251,13 +308,60 @@ class SQLiteLogReader(LogReader):
             ).fetchone()
             if row is None:
                 raise StorageError(f"there is no consent log in the SQLite database {path!r}")
-            migrate(self._conn)
+            if write:
+                migrate(self._conn)
+            self._check_schema(self._stored_version(), repr(path))
         except sqlite3.Error as exc:
             self._conn.close()
             raise StorageUnavailable(f"cannot read SQLite database {path!r}: {exc}") from None
         except BaseException:
             self._conn.close()
             raise
+
+    @staticmethod
+    def _open(uri: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            uri, uri=True, isolation_level=None, timeout=10.0, check_same_thread=False
+        )
+        try:
+            # Opening is lazy: the first read finds out whether the WAL can be used.
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _open_read_only(self, path: str, uri: str) -> sqlite3.Connection:
+        try:
+            return self._open(uri + "?mode=ro")
+        except sqlite3.OperationalError:
+            # A WAL-mode file needs its -shm (and -wal) created or written even
+            # to be read: impossible in a read-only directory or a file owned by
+            # someone else. immutable=1 reads the main file alone, without locks.
+            pass
+        conn = self._open(uri + "?immutable=1")
+        wal = path + "-wal"
+        with contextlib.suppress(OSError):
+            size = os.path.getsize(wal)
+            if size:
+                self.warning = (
+                    f"{path!r} is read without its write-ahead log ({wal!r}, {size} bytes):"
+                    " this reader cannot write the directory or the file, so SQLite can only"
+                    " read what has been checkpointed into the main file. Records committed"
+                    " since the last checkpoint are not read. For a complete read, give the"
+                    " reader write access to a copy of both files, or have the operator run"
+                    " PRAGMA wal_checkpoint(TRUNCATE) (or stop the site) before copying."
+                )
+        return conn
+
+    def _stored_version(self) -> int:
+        try:
+            row = self._conn.execute(
+                "SELECT value FROM consentkit_meta WHERE key='schema_version'"
+            ).fetchone()
+        except sqlite3.OperationalError:  # no meta table: the very first schema
+            return 1
+        return int(row[0]) if row else 1
 
     def close(self) -> None:
         self._conn.close()
@@ -310,15 +414,31 @@ class SQLiteLogReader(LogReader):
 
 
 class PostgresLogReader(LogReader):
-    """A consent log in a PostgreSQL database."""
+    """A consent log in a PostgreSQL database.
+
+    With ``write=False`` (the default) the session is read-only: a role with
+    only SELECT on the consent log's tables can read it, and nothing is ever
+    created or migrated. ``write=True`` (for ``purge``) migrates first.
+    """
 
     mark = "%s"
 
-    def __init__(self, dsn: str) -> None:
-        from consentkit.log.postgres import connect
+    def __init__(self, dsn: str, *, write: bool = False) -> None:
+        from consentkit.log.postgres import connect, connect_read_only
 
-        self._conn = connect(dsn, create=False)
+        self.warning = None
+        self._conn = connect(dsn, create=False) if write else connect_read_only(dsn)
         self._cursors = 0
+        try:
+            self._check_schema(self._stored_version(), "this PostgreSQL database")
+        except BaseException:
+            self.close()
+            raise
+
+    def _stored_version(self) -> int:
+        from consentkit.log.postgres import stored_schema_version
+
+        return stored_schema_version(self._conn)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -366,13 +486,15 @@ class PostgresLogReader(LogReader):
         return PurgeResult(deleted=deleted, chains=len(plan), remaining=int(row[0]))
 
 
-def open_reader(url: str) -> LogReader:
+def open_reader(url: str, *, write: bool = False) -> LogReader:
     """A reader of the consent log at storage ``url``.
 
-    Raises `StorageError` for a malformed URL or a database without a consent
-    log, and `StorageUnavailable` when the database cannot be reached.
+    Read-only unless ``write`` (only ``purge`` writes): it never creates,
+    migrates or changes the log. Raises `StorageError` for a malformed URL, a
+    database without a consent log or with a newer schema, and
+    `StorageUnavailable` when the database cannot be reached.
     """
     parsed = parse_storage_url(url)
     if parsed.scheme == "postgresql":
-        return PostgresLogReader(parsed.target)
-    return SQLiteLogReader(parsed.target)
+        return PostgresLogReader(parsed.target, write=write)
+    return SQLiteLogReader(parsed.target, write=write)

@@ -23,9 +23,9 @@ __all__ = ["SQLiteConsentLog", "connect", "migrate", "sqlite_day_stats"]
 _INSERT_HEAD = (
     "INSERT INTO consentkit_log (chain_id, seq, record_id, consent_id, ts, action, granted,"
     " denied, policy_version, declaration_hash, language, surface, path, ip, user_agent, gpc,"
-    " key_id, prev_mac, mac) VALUES "
+    " key_id, prev_mac, mac, decision_id, site_host, expires_at) VALUES "
 )
-_VALUES = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_VALUES = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _INSERT = _INSERT_HEAD + _VALUES
 
 
@@ -167,7 +167,7 @@ def _row(r: ConsentRecord) -> tuple[Any, ...]:
         r.chain_id, r.seq, r.record_id, r.consent_id, r.timestamp, r.action,
         json.dumps(list(r.granted)), json.dumps(list(r.denied)), r.policy_version,
         r.declaration_hash, r.language, r.surface, r.path, r.ip, r.user_agent, int(r.gpc),
-        r.key_id, r.prev_mac, r.mac,
+        r.key_id, r.prev_mac, r.mac, r.decision_id, r.site_host, r.expires_at,
     )  # fmt: skip
 
 
