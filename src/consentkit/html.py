@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import secrets
 from collections.abc import Mapping
 from html import escape
 from importlib import resources
@@ -25,6 +27,9 @@ __all__ = ["Assets", "Renderer"]
 
 #: Stands for the per-request ``next`` path while the banner is pre-rendered.
 _NEXT = "\x00consentkit-next\x00"
+#: Stands for a fresh decision id (one per form) while the banner is pre-rendered.
+_DECISION = "\x00consentkit-decision\x00"
+_MARKS = re.compile("(\x00consentkit-(?:next|decision)\x00)")
 _YEAR = b"public, max-age=31536000, immutable"
 _SHORT = b"public, max-age=300, must-revalidate"
 _TYPES = {"js": b"text/javascript; charset=utf-8", "css": b"text/css; charset=utf-8"}
@@ -118,8 +123,14 @@ class _Language:
     """The pre-rendered pieces of one language."""
 
     def __init__(self, banner: str, declaration: Declaration) -> None:
-        self.banner = [part.encode() for part in banner.split(_NEXT)]
+        # Literal parts at even indexes, placeholders at odd ones.
+        self.banner = [part.encode() for part in _MARKS.split(banner)]
         self.declaration = declaration
+
+
+def new_decision_id() -> str:
+    """A fresh decision id for a form: 128 random bits, as 32 hex digits."""
+    return secrets.token_hex(16)
 
 
 class Renderer:
@@ -151,7 +162,9 @@ class Renderer:
         banner = self._env.get_template("consentkit/banner.html")
         self._languages: dict[str, _Language] = {}
         for lang, declaration in declarations.items():
-            html = banner.render(self._context(declaration, next_path=_NEXT))
+            html = banner.render(
+                self._context(declaration, next_path=_NEXT, decision_id=lambda: _DECISION)
+            )
             self._languages[lang] = _Language(html, declaration)
         self._privacy = self._env.get_template("consentkit/privacy.html")
 
@@ -205,7 +218,16 @@ class Renderer:
         if consent.decided or not self._config.insert_banner:
             return tags
         parts = self._language(lang).banner
-        return tags + _attr(next_path).encode().join(parts)
+        next_attr = _attr(next_path).encode()
+        out = [tags]
+        for index, part in enumerate(parts):
+            if not index % 2:
+                out.append(part)
+            elif part == _NEXT.encode():
+                out.append(next_attr)
+            else:
+                out.append(new_decision_id().encode())
+        return b"".join(out)
 
     def snippet_tags(self, consent: Consent, nonce: str | None) -> bytes:
         """The stylesheet link and script tag, for a site that places them itself."""
@@ -219,6 +241,7 @@ class Renderer:
             consent=consent,
             granted=consent.granted,
             next_path=self._config.privacy_path,
+            decision_id=new_decision_id,
             nonce=nonce,
             css_url=self._assets.css_url,
             js_url=self._assets.js_url,

@@ -232,6 +232,19 @@ class PostgresConsentLog(BatchWriterLog):
         with contextlib.suppress(Exception):
             conn.close()
 
+    def _stored_decisions(self, conn: Any, decision_ids: list[str]) -> dict[str, ConsentRecord]:
+        from consentkit.log.read import RECORD_COLUMNS, record_from_row
+
+        with conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {RECORD_COLUMNS} FROM consentkit_log WHERE decision_id = ANY(%s)",
+                (decision_ids,),
+            )
+            rows = cur.fetchall()
+        conn.rollback()
+        records = (record_from_row(row)[1] for row in rows)
+        return {str(r.decision_id): r for r in records}
+
     def _read_head(self, conn: Any, chain_id: str) -> tuple[int, str] | None:
         with conn.cursor() as cur:
             cur.execute(

@@ -111,6 +111,19 @@ class SQLiteConsentLog(BatchWriterLog):
         with contextlib.suppress(sqlite3.Error):
             conn.close()
 
+    def _stored_decisions(
+        self, conn: sqlite3.Connection, decision_ids: list[str]
+    ) -> dict[str, ConsentRecord]:
+        from consentkit.log.read import RECORD_COLUMNS, record_from_row
+
+        marks = ",".join("?" * len(decision_ids))
+        rows = conn.execute(
+            f"SELECT {RECORD_COLUMNS} FROM consentkit_log WHERE decision_id IN ({marks})",
+            decision_ids,
+        ).fetchall()
+        records = (record_from_row(row)[1] for row in rows)
+        return {str(r.decision_id): r for r in records}
+
     def _read_head(self, conn: sqlite3.Connection, chain_id: str) -> tuple[int, str] | None:
         row = conn.execute(
             "SELECT seq, mac FROM consentkit_log WHERE chain_id = ? ORDER BY seq DESC LIMIT 1",
