@@ -8,20 +8,19 @@ from datetime import datetime, timedelta
 
 import pytest
 from starlette.testclient import TestClient
+from tests.conftest import ORIGIN, site
 
 from consentkit import ConsentConfig, ConsentMiddleware
+from consentkit.errors import ConsentKitError
 from consentkit.log import ConsentRecord
 from consentkit.log.read import open_reader
-from tests.conftest import ORIGIN, site
 
 FORM = {"content-type": "application/x-www-form-urlencoded", **ORIGIN}
 ID = "a" * 16 + "-_Z9"
 
 
 @pytest.fixture
-def app_client(
-    store_url: str, make_config: Callable[..., ConsentConfig]
-) -> Iterator[TestClient]:
+def app_client(store_url: str, make_config: Callable[..., ConsentConfig]) -> Iterator[TestClient]:
     app = ConsentMiddleware(site(), config=make_config(storage=store_url))
     with TestClient(app) as client:
         yield client
@@ -115,7 +114,7 @@ def test_bad_decision_ids_get_400_and_nothing_is_stored(
     assert response.json()["error"] == "invalid_decision_id"
     assert set(response.json()) == {"error", "detail"}
     assert "set-cookie" not in response.headers
-    with pytest.raises(Exception, match="no consent log|no SQLite database"):
+    with pytest.raises(ConsentKitError, match=r"no consent log|no SQLite database"):
         records(store_url)
 
 
