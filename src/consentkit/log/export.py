@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from consentkit.log.record import RECORD_FIELDS, ConsentRecord
@@ -14,33 +14,66 @@ __all__ = ["EXPORT_FORMATS", "write_records"]
 #: The formats `write_records` knows.
 EXPORT_FORMATS = ("jsonl", "csv")
 
+_GRANTED = RECORD_FIELDS.index("granted")
+_DENIED = RECORD_FIELDS.index("denied")
+_GPC = RECORD_FIELDS.index("gpc")
+_IP = RECORD_FIELDS.index("ip")
 
-def write_records(records: Iterable[ConsentRecord], out: TextIO, fmt: str = "jsonl") -> int:
+
+def write_records(
+    records: Iterable[ConsentRecord],
+    out: TextIO,
+    fmt: str = "jsonl",
+    declarations: Callable[[str], str | None] | None = None,
+) -> int:
     """Write ``records`` to ``out`` one at a time; return how many were written.
 
     ``jsonl``: one JSON object per line, the fields of `ConsentRecord`, with
     ``granted`` and ``denied`` as lists. ``csv``: a header row of the same
     field names; ``granted`` and ``denied`` are space-separated category keys,
-    ``gpc`` is ``true`` or ``false`` and a missing ``ip`` is empty.
+    ``gpc`` is ``true`` or ``false`` and a missing ``ip`` (or any other
+    missing field) is empty.
+
+    With ``declarations`` (declaration hash -> stored body, or None), each
+    declaration goes into the stream once, before the first record that
+    points at it: in JSON Lines as a line ``{"kind": "declaration",
+    "declaration_hash": ..., "body": ...}`` (``body`` is the stored text,
+    whose SHA-256 is the hash; ``null`` when it is not stored), in CSV as an
+    extra last column ``declaration`` filled on that record's row only.
     """
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+    seen: set[str] = set()
     count = 0
     if fmt == "jsonl":
         encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        write = out.write
         for record in records:
-            out.write(encode(record.as_dict()))
-            out.write("\n")
+            if declarations is not None and record.declaration_hash not in seen:
+                seen.add(record.declaration_hash)
+                line = {
+                    "kind": "declaration",
+                    "declaration_hash": record.declaration_hash,
+                    "body": declarations(record.declaration_hash),
+                }
+                write(encode(line) + "\n")
+            write(encode(record.as_dict()) + "\n")
             count += 1
-    elif fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(RECORD_FIELDS)
-        for record in records:
-            row = [getattr(record, name) for name in RECORD_FIELDS]
-            row[RECORD_FIELDS.index("granted")] = " ".join(record.granted)
-            row[RECORD_FIELDS.index("denied")] = " ".join(record.denied)
-            row[RECORD_FIELDS.index("gpc")] = "true" if record.gpc else "false"
-            row[RECORD_FIELDS.index("ip")] = record.ip or ""
-            writer.writerow(row)
-            count += 1
-    else:
-        raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+        return count
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*RECORD_FIELDS, "declaration"] if declarations else RECORD_FIELDS)
+    for record in records:
+        row: list[object] = [getattr(record, name) for name in RECORD_FIELDS]
+        row[_GRANTED] = " ".join(record.granted)
+        row[_DENIED] = " ".join(record.denied)
+        row[_GPC] = "true" if record.gpc else "false"
+        row[_IP] = record.ip or ""
+        if declarations is not None:
+            body = None
+            if record.declaration_hash not in seen:
+                seen.add(record.declaration_hash)
+                body = declarations(record.declaration_hash)
+            row.append(body)
+        writer.writerow(row)
+        count += 1
     return count

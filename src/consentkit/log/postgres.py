@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from consentkit.errors import StorageError, StorageUnavailable
-from consentkit.log.base import DayStats, fold_day_stats
+from consentkit.log.base import DayStats, day_stats_query, fold_day_stats
 from consentkit.log.chain import LogKey
 from consentkit.log.record import ConsentRecord
 from consentkit.log.schema import POSTGRES_MIGRATIONS
@@ -172,15 +172,8 @@ def migrate(conn: Any) -> None:
 
 def postgres_day_stats(conn: Any, since: datetime | None) -> list[DayStats]:
     """`DayStats` from the log in ``conn``, aggregated by PostgreSQL (UTC days)."""
-    sql = (
-        "SELECT (ts AT TIME ZONE 'UTC')::date, policy_version, action, granted, count(*)"
-        " FROM consentkit_log"
-    )
-    params: tuple[datetime, ...] = ()
-    if since is not None:
-        sql += " WHERE ts >= %s"
-        params = (since,)
-    sql += " GROUP BY 1, 2, 3, 4"
+    params: tuple[datetime, ...] = () if since is None else (since,)
+    sql = day_stats_query("(ts AT TIME ZONE 'UTC')::date", "%s" if params else None)
     with conn.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()

@@ -33,7 +33,7 @@ from consentkit.errors import StorageError, StorageUnavailable
 from consentkit.log.base import DayStats
 from consentkit.log.record import OPTIONAL_FIELDS, ConsentRecord
 from consentkit.log.schema import SQLITE_MIGRATIONS
-from consentkit.storage import parse_storage_url
+from consentkit.storage import parse_storage_url, sqlite_read_only
 
 __all__ = [
     "RECORD_COLUMNS",
@@ -236,6 +236,24 @@ class LogReader(abc.ABC):
         for row in self._stream(sql):
             yield _record(row)
 
+    def declaration(self, declaration_hash: str) -> str | None:
+        """The stored body of the declaration with this exact hash, or None."""
+        rows = self._query(
+            f"SELECT body FROM consentkit_declarations WHERE hash = {self.mark}",
+            (declaration_hash,),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def declaration_hashes(self, prefix: str, limit: int = 10) -> list[str]:
+        """Stored declaration hashes that start with ``prefix`` (at most ``limit``)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._query(
+            "SELECT hash FROM consentkit_declarations"
+            f" WHERE hash LIKE {self.mark} ESCAPE '\\' ORDER BY hash LIMIT {int(limit)}",
+            (escaped + "%",),
+        )
+        return [str(row[0]) for row in rows]
+
     def chains(self) -> dict[str, str]:
         """Registered chains: chain id -> id of the key it was created with."""
         return {
@@ -295,11 +313,17 @@ class SQLiteLogReader(LogReader):
         self.warning = None
         if path == ":memory:" or not os.path.isfile(path):
             raise StorageUnavailable(f"there is no SQLite database at {path!r}")
-        uri = f"file:{quote(os.path.abspath(path))}"
         try:
-            self._conn = (
-                self._open(uri + "?mode=rw") if write else self._open_read_only(path, uri)
-            )
+            if write:
+                self._conn = sqlite3.connect(
+                    f"file:{quote(os.path.abspath(path))}?mode=rw",
+                    uri=True,
+                    isolation_level=None,
+                    timeout=10.0,
+                    check_same_thread=False,
+                )
+            else:
+                self._conn, self.warning = sqlite_read_only(path)
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot open SQLite database {path!r}: {exc}") from None
         try:
@@ -317,42 +341,6 @@ class SQLiteLogReader(LogReader):
         except BaseException:
             self._conn.close()
             raise
-
-    @staticmethod
-    def _open(uri: str) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            uri, uri=True, isolation_level=None, timeout=10.0, check_same_thread=False
-        )
-        try:
-            # Opening is lazy: the first read finds out whether the WAL can be used.
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _open_read_only(self, path: str, uri: str) -> sqlite3.Connection:
-        try:
-            return self._open(uri + "?mode=ro")
-        except sqlite3.OperationalError:
-            # A WAL-mode file needs its -shm (and -wal) created or written even
-            # to be read: impossible in a read-only directory or a file owned by
-            # someone else. immutable=1 reads the main file alone, without locks.
-            pass
-        conn = self._open(uri + "?immutable=1")
-        wal = path + "-wal"
-        with contextlib.suppress(OSError):
-            size = os.path.getsize(wal)
-            if size:
-                self.warning = (
-                    f"{path!r} is read without its write-ahead log ({wal!r}, {size} bytes):"
-                    " this reader cannot write the directory or the file, so SQLite can only"
-                    " read what has been checkpointed into the main file. Records committed"
-                    " since the last checkpoint are not read. For a complete read, give the"
-                    " reader write access to a copy of both files, or have the operator run"
-                    " PRAGMA wal_checkpoint(TRUNCATE) (or stop the site) before copying."
-                )
-        return conn
 
     def _stored_version(self) -> int:
         try:

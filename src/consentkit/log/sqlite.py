@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from consentkit.log.base import DayStats, fold_day_stats
+from consentkit.log.base import DayStats, day_stats_query, fold_day_stats
 from consentkit.log.chain import LogKey
 from consentkit.log.record import ConsentRecord
 from consentkit.log.schema import SQLITE_MIGRATIONS
@@ -186,10 +186,8 @@ def _row(r: ConsentRecord) -> tuple[Any, ...]:
 
 def sqlite_day_stats(conn: sqlite3.Connection, since: datetime | None) -> list[DayStats]:
     """`DayStats` from the log in ``conn``, aggregated by SQLite."""
-    sql = "SELECT substr(ts, 1, 10), policy_version, action, granted, count(*) FROM consentkit_log"
     params: tuple[str, ...] = ()
     if since is not None:
-        sql += " WHERE ts >= ?"
         params = (since.astimezone(timezone.utc).isoformat(timespec="microseconds"),)
-    sql += " GROUP BY 1, 2, 3, 4"
+    sql = day_stats_query("substr(ts, 1, 10)", "?" if params else None)
     return fold_day_stats(conn.execute(sql, params))
