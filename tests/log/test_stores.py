@@ -209,7 +209,8 @@ def test_postgres_instances_migrate_together(pg_dsn: str) -> None:
     asyncio.run(run())
     db = Database(pg_dsn)
     version = str(len(POSTGRES_MIGRATIONS))
-    assert db.execute("SELECT value FROM consentkit_meta WHERE key='schema_version'") == [(version,)]
+    stored = db.execute("SELECT value FROM consentkit_meta WHERE key='schema_version'")
+    assert stored == [(version,)]
     assert verifies(pg_dsn) == 4
 
 
