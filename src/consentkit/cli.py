@@ -279,6 +279,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                     f"  policy={record.policy_version}  surface={record.surface}"
                     f"  language={record.language}  path={record.path}"
                     f"  gpc={'yes' if record.gpc else 'no'}"
+                    f"  host={record.site_host or '-'}"
+                    f"  expires={record.expires_at or '-'}"
                     f"  declaration={record.declaration_hash[:12]}"
                     f"  record={record.record_id}"
                 )
@@ -348,7 +350,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     ]
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=False)]
     for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
     print(
         f"\n{document['decisions']} decisions: {document['choices']} visitor choices,"
         f" {document['repeats']} repeated identical choices,"
