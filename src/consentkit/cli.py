@@ -31,7 +31,7 @@ from consentkit.analytics import cli as analytics_cli
 from consentkit.errors import ConsentKitError, StorageError
 from consentkit.log.base import DayStats
 from consentkit.log.chain import LogKey, derive_log_key, log_keys_from_env
-from consentkit.log.export import EXPORT_FORMATS, write_records
+from consentkit.log.export import EXPORT_FORMATS, write_records, write_rows
 from consentkit.log.read import LogReader, open_reader
 from consentkit.log.verify import (
     LogKeyError,
@@ -182,9 +182,9 @@ def _reader(args: argparse.Namespace, *, write: bool = False) -> LogReader:
 def cmd_export(args: argparse.Namespace) -> int:
     """``consentkit log export``: stream records as JSON Lines or CSV."""
     with _reader(args) as reader:
-        records = reader.records(since=args.since, until=args.until, consent_id=args.consent_id)
+        rows = reader.record_dicts(since=args.since, until=args.until, consent_id=args.consent_id)
         declarations = reader.declaration if args.declarations else None
-        write_records(records, sys.stdout, args.format, declarations)
+        write_rows(rows, sys.stdout, args.format, declarations)
         sys.stdout.flush()
     return 0
 

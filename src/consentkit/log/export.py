@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterable
-from typing import TextIO
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TextIO
 
 from consentkit.log.record import RECORD_FIELDS, ConsentRecord
 
-__all__ = ["EXPORT_FORMATS", "write_records"]
+__all__ = ["EXPORT_FORMATS", "write_records", "write_rows"]
 
 #: The formats `write_records` knows.
 EXPORT_FORMATS = ("jsonl", "csv")
@@ -17,7 +17,6 @@ EXPORT_FORMATS = ("jsonl", "csv")
 _GRANTED = RECORD_FIELDS.index("granted")
 _DENIED = RECORD_FIELDS.index("denied")
 _GPC = RECORD_FIELDS.index("gpc")
-_IP = RECORD_FIELDS.index("ip")
 
 
 def write_records(
@@ -41,38 +40,55 @@ def write_records(
     whose SHA-256 is the hash; ``null`` when it is not stored), in CSV as an
     extra last column ``declaration`` filled on that record's row only.
     """
+    return write_rows((record.as_dict() for record in records), out, fmt, declarations)
+
+
+def write_rows(
+    rows: Iterable[Mapping[str, Any]],
+    out: TextIO,
+    fmt: str = "jsonl",
+    declarations: Callable[[str], str | None] | None = None,
+) -> int:
+    """`write_records` for records already as dicts (`ConsentRecord.as_dict`)."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
     seen: set[str] = set()
     count = 0
     if fmt == "jsonl":
         encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        write = out.write
-        for record in records:
-            if declarations is not None and record.declaration_hash not in seen:
-                seen.add(record.declaration_hash)
+        # Lines go out a few hundred at a time: one write call per batch.
+        lines: list[str] = []
+        for data in rows:
+            if declarations is not None and data["declaration_hash"] not in seen:
+                seen.add(data["declaration_hash"])
                 line = {
                     "kind": "declaration",
-                    "declaration_hash": record.declaration_hash,
-                    "body": declarations(record.declaration_hash),
+                    "declaration_hash": data["declaration_hash"],
+                    "body": declarations(data["declaration_hash"]),
                 }
-                write(encode(line) + "\n")
-            write(encode(record.as_dict()) + "\n")
+                lines.append(encode(line))
+            lines.append(encode(data))
             count += 1
+            if len(lines) >= 256:
+                lines.append("")
+                out.write("\n".join(lines))
+                lines.clear()
+        if lines:
+            lines.append("")
+            out.write("\n".join(lines))
         return count
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*RECORD_FIELDS, "declaration"] if declarations else RECORD_FIELDS)
-    for record in records:
-        row: list[object] = [getattr(record, name) for name in RECORD_FIELDS]
-        row[_GRANTED] = " ".join(record.granted)
-        row[_DENIED] = " ".join(record.denied)
-        row[_GPC] = "true" if record.gpc else "false"
-        row[_IP] = record.ip or ""
+    for data in rows:
+        row: list[object] = [data[name] for name in RECORD_FIELDS]
+        row[_GRANTED] = " ".join(data["granted"])
+        row[_DENIED] = " ".join(data["denied"])
+        row[_GPC] = "true" if data["gpc"] else "false"
         if declarations is not None:
             body = None
-            if record.declaration_hash not in seen:
-                seen.add(record.declaration_hash)
-                body = declarations(record.declaration_hash)
+            if data["declaration_hash"] not in seen:
+                seen.add(data["declaration_hash"])
+                body = declarations(data["declaration_hash"])
             row.append(body)
         writer.writerow(row)
         count += 1

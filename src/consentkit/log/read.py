@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from consentkit.errors import StorageError, StorageUnavailable
 from consentkit.log.base import DayStats
-from consentkit.log.record import OPTIONAL_FIELDS, ConsentRecord
+from consentkit.log.record import OPTIONAL_FIELDS, RECORD_FIELDS, ConsentRecord
 from consentkit.log.schema import SQLITE_MIGRATIONS
 from consentkit.storage import parse_storage_url, sqlite_read_only
 
@@ -213,6 +213,13 @@ class LogReader(abc.ABC):
         consent_id: str | None = None,
     ) -> Iterator[ConsentRecord]:
         """Records in time order (then storage order), filtered."""
+        sql, params = self._records_query(since, until, consent_id)
+        for row in self._stream(sql, params):
+            yield _record(row)[1]
+
+    def _records_query(
+        self, since: datetime | None, until: datetime | None, consent_id: str | None
+    ) -> tuple[str, tuple[Any, ...]]:
         where, params = [], []
         if since is not None:
             where.append(f"ts >= {self.mark}")
@@ -226,9 +233,46 @@ class LogReader(abc.ABC):
         sql = f"SELECT {self._columns} FROM consentkit_log"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY ts, id"
-        for row in self._stream(sql, tuple(params)):
-            yield _record(row)[1]
+        return sql + " ORDER BY ts, id", tuple(params)
+
+    def record_dicts(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        consent_id: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """What `records` yields, each as `ConsentRecord.as_dict` would give it.
+
+        The export's path: plain dicts straight from the rows, without a
+        record object per row, and each distinct stored category list parsed
+        once.
+        """
+        sql, params = self._records_query(since, until, consent_id)
+        # Category lists repeat: parse each distinct stored text once.
+        categories: dict[Any, list[str]] = {}
+
+        def keys(stored: Any) -> list[str]:
+            found = categories.get(stored)
+            if found is None:
+                found = list(_categories(stored))
+                if len(categories) < 4096:
+                    categories[stored] = found
+            return found
+
+        names = RECORD_FIELDS
+        convert_times = self.mark != "?"  # PostgreSQL gives datetimes, SQLite text
+        for row in self._stream(sql, params):
+            data = dict(zip(names, row[1:], strict=True))
+            granted, denied = categories.get(row[7]), categories.get(row[8])
+            data["granted"] = keys(row[7]) if granted is None else granted
+            data["denied"] = keys(row[8]) if denied is None else denied
+            data["gpc"] = bool(row[16])
+            if convert_times:
+                data["timestamp"] = _iso(row[5])
+                if row[22] is not None:
+                    data["expires_at"] = _iso(row[22])
+            yield data
 
     def chain_records(self) -> Iterator[tuple[int, ConsentRecord]]:
         """(storage id, record) of every record, chain by chain, in sequence order."""
