@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import secrets
 import socket
 import subprocess
@@ -256,13 +257,10 @@ def fill_sqlite(path: str, count: int) -> None:
 
 def fill_postgres(dsn: str, count: int) -> None:
     """``count`` sealed records in the PostgreSQL log at ``dsn`` (COPY)."""
-    from consentkit.log.postgres import _row, connect
+    from consentkit.log.postgres import _COLUMNS, _row, connect
 
     conn = connect(dsn)
-    columns = (
-        "chain_id, seq, record_id, consent_id, ts, action, granted, denied, policy_version,"
-        " declaration_hash, language, surface, path, ip, user_agent, gpc, key_id, prev_mac, mac"
-    )
+    columns = _COLUMNS
     seen: set[str] = set()
     with conn.transaction(), conn.cursor() as cur:
         with cur.copy(f"COPY consentkit_log ({columns}) FROM STDIN") as copy:
@@ -291,8 +289,13 @@ _PEAK_RSS = (
 )
 
 
-def measure_export(url: str) -> tuple[int, float, float]:
-    """(records, seconds, peak RSS in MB) of ``consentkit log export`` to /dev/null."""
+def measure_export(url: str) -> tuple[int, float, float, float]:
+    """(records, seconds, peak RSS in MB, CPU seconds) of ``consentkit log export`` to /dev/null.
+
+    The CPU seconds (user + system of the export process) tell the cost apart
+    from waiting for a CPU on a busy machine, which only the wall time shows.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(os.devnull, "wb") as devnull:
         start = time.monotonic()
         result = subprocess.run(
@@ -305,8 +308,10 @@ def measure_export(url: str) -> tuple[int, float, float]:
         elapsed = time.monotonic() - start
     if result.returncode:
         raise RuntimeError(f"export failed with {result.returncode}: {result.stderr}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     peak_kb = int(result.stderr.split()[-1])
-    return _count(url), elapsed, peak_kb / 1024
+    return _count(url), elapsed, peak_kb / 1024, cpu
 
 
 def _count(url: str) -> int:
@@ -326,6 +331,9 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument(
+        "--sqlite-db", metavar="PATH", help="export this filled log instead of filling a new one"
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     pg = None if args.no_postgres else _pg_schema()
@@ -358,25 +366,34 @@ def main() -> None:
                     results["pg_dps"], results["pg_ratio"] = round(rate), round(rate / bare, 3)
             if not args.skip_export:
                 print(f"export of {args.records} records (consentkit log export > /dev/null)")
-                path = f"{tmp}/export.db"
-                fill_sqlite(path, args.records)
-                count, seconds, rss = measure_export(f"sqlite:///{path}")
-                print(f"  SQLite:     {count / seconds:9.0f} records/s, peak RSS {rss:.1f} MB")
+                path = args.sqlite_db or f"{tmp}/export.db"
+                if not args.sqlite_db:
+                    fill_sqlite(path, args.records)
+                count, seconds, rss, cpu = measure_export(f"sqlite:///{path}")
+                print(
+                    f"  SQLite:     {count / seconds:9.0f} records/s, peak RSS {rss:.1f} MB,"
+                    f" {count / cpu:9.0f} records per CPU second"
+                )
                 results["sqlite_export_rps"], results["sqlite_export_rss_mb"] = (
                     round(count / seconds),
                     round(rss, 1),
                 )
+                results["sqlite_export_per_cpu_second"] = round(count / cpu)
                 if pg is not None:
                     _drop(pg)
                     pg = _pg_schema()
                 if pg is not None:
                     fill_postgres(pg[2], args.records)
-                    count, seconds, rss = measure_export(pg[2])
-                    print(f"  PostgreSQL: {count / seconds:9.0f} records/s, peak RSS {rss:.1f} MB")
+                    count, seconds, rss, cpu = measure_export(pg[2])
+                    print(
+                        f"  PostgreSQL: {count / seconds:9.0f} records/s, peak RSS {rss:.1f} MB,"
+                        f" {count / cpu:9.0f} records per CPU second"
+                    )
                     results["pg_export_rps"], results["pg_export_rss_mb"] = (
                         round(count / seconds),
                         round(rss, 1),
                     )
+                    results["pg_export_per_cpu_second"] = round(count / cpu)
         finally:
             _drop(pg)
     print(json.dumps(results))
