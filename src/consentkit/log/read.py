@@ -141,9 +141,6 @@ def record_from_row(row: Any) -> tuple[int, ConsentRecord]:
     )
 
 
-_record = record_from_row
-
-
 class LogReader(abc.ABC):
     """Read access to one stored consent log; use as a context manager."""
 
@@ -215,7 +212,7 @@ class LogReader(abc.ABC):
         """Records in time order (then storage order), filtered."""
         sql, params = self._records_query(since, until, consent_id)
         for row in self._stream(sql, params):
-            yield _record(row)[1]
+            yield record_from_row(row)[1]
 
     def _records_query(
         self, since: datetime | None, until: datetime | None, consent_id: str | None
@@ -278,7 +275,7 @@ class LogReader(abc.ABC):
         """(storage id, record) of every record, chain by chain, in sequence order."""
         sql = f"SELECT {self._columns} FROM consentkit_log ORDER BY chain_id, seq, id"
         for row in self._stream(sql):
-            yield _record(row)
+            yield record_from_row(row)
 
     def declaration(self, declaration_hash: str) -> str | None:
         """The stored body of the declaration with this exact hash, or None."""
