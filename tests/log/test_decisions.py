@@ -144,3 +144,37 @@ def test_records_name_the_site_and_when_the_consent_expires(
     assert datetime.fromisoformat(str(accept.expires_at)) - decided == timedelta(days=30)
     assert withdraw.expires_at == withdraw.timestamp  # nothing stands after a withdrawal
     assert odd.site_host is None  # a malformed Host is not recorded
+
+
+def test_one_decision_id_twice_in_a_batch_or_from_two_writers(store_url: str) -> None:
+    """Stored once whether the twin comes in the same batch or through another writer."""
+    import asyncio
+    from dataclasses import replace
+
+    from logsupport import SECRET, decision
+
+    from consentkit.log import derive_log_key, open_consent_log
+
+    async def run() -> list[ConsentRecord]:
+        first = open_consent_log(store_url, derive_log_key(SECRET))
+        second = open_consent_log(store_url, derive_log_key(SECRET))
+        twin = replace(decision(1), decision_id="twin-0123456789abcdef")
+        other = replace(decision(2), decision_id="other-0123456789abcdef")
+        try:
+            answers = list(
+                await asyncio.gather(first.append(twin), first.append(twin), first.append(other))
+            )
+            answers.append(await second.append(replace(twin, consent_id="someone-else")))
+            return answers
+        finally:
+            await first.close()
+            await second.close()
+
+    answers = asyncio.run(run())
+    assert len({a.record_id for a in answers[:2]} | {answers[3].record_id}) == 1
+    assert answers[3].consent_id == answers[0].consent_id  # the stored answer
+    stored = records(store_url)
+    assert sorted(str(r.decision_id) for r in stored) == [
+        "other-0123456789abcdef",
+        "twin-0123456789abcdef",
+    ]
