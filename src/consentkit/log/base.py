@@ -67,18 +67,25 @@ def day_stats_query(day: str, since: str | None) -> str:
     """The SQL (SQLite and PostgreSQL alike) of the rows `fold_day_stats` folds.
 
     ``day`` is the SQL of a record's UTC day; ``since`` the placeholder of
-    the earliest time, or None. A record is a repeat when the visitor's
-    previous record (any day, before ``since`` too) had the same action,
-    categories and policy version.
+    the earliest time, or None (the query then takes that parameter twice).
+    A record is a repeat when the visitor's previous record (any day, before
+    ``since`` too) had the same action, categories and policy version; only
+    the visitors with records since then are looked at.
     """
     same = " AND ".join(
         f"{column} = lag({column}) OVER visitor"
         for column in ("action", "granted", "policy_version")
     )
+    visitors = (
+        f" WHERE consent_id IN (SELECT consent_id FROM consentkit_log WHERE ts >= {since})"
+        if since
+        else ""
+    )
     inner = (
         f"SELECT {day} AS day, ts, policy_version, action, granted,"
         f" CASE WHEN action IN {CHOICES!r} AND {same} THEN 1 ELSE 0 END AS repeated"
-        " FROM consentkit_log WINDOW visitor AS (PARTITION BY consent_id ORDER BY ts, id)"
+        f" FROM consentkit_log{visitors}"
+        " WINDOW visitor AS (PARTITION BY consent_id ORDER BY id)"
     )
     where = f" WHERE ts >= {since}" if since else ""
     return (

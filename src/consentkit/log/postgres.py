@@ -172,7 +172,7 @@ def migrate(conn: Any) -> None:
 
 def postgres_day_stats(conn: Any, since: datetime | None) -> list[DayStats]:
     """`DayStats` from the log in ``conn``, aggregated by PostgreSQL (UTC days)."""
-    params: tuple[datetime, ...] = () if since is None else (since,)
+    params: tuple[datetime, ...] = () if since is None else (since, since)
     sql = day_stats_query("(ts AT TIME ZONE 'UTC')::date", "%s" if params else None)
     with conn.cursor() as cur:
         cur.execute(sql, params)

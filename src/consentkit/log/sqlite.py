@@ -188,6 +188,6 @@ def sqlite_day_stats(conn: sqlite3.Connection, since: datetime | None) -> list[D
     """`DayStats` from the log in ``conn``, aggregated by SQLite."""
     params: tuple[str, ...] = ()
     if since is not None:
-        params = (since.astimezone(timezone.utc).isoformat(timespec="microseconds"),)
+        params = (since.astimezone(timezone.utc).isoformat(timespec="microseconds"),) * 2
     sql = day_stats_query("substr(ts, 1, 10)", "?" if params else None)
     return fold_day_stats(conn.execute(sql, params))
