@@ -120,14 +120,20 @@ class Server:
 
 
 BODY = b'{"action":"accept_all"}'
+#: BENCH_DECISION_IDS=1: every decision carries a fresh decision id, as the snippet sends
+#: (the log then looks each batch's ids up before writing it).
+WITH_IDS = os.environ.get("BENCH_DECISION_IDS") == "1"
 
 
-def _request(port: int) -> bytes:
+def _request(port: int, decision_id: str | None = None) -> bytes:
+    body = BODY
+    if decision_id is not None:
+        body = b'{"action":"accept_all","decision_id":"%s"}' % decision_id.encode()
     return (
         f"POST /consent HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         "Content-Type: application/json\r\nSec-Fetch-Site: same-origin\r\n"
-        f"Content-Length: {len(BODY)}\r\n\r\n"
-    ).encode() + BODY
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
 async def _connection(port: int, until: float, counts: dict[str, int]) -> None:
@@ -135,7 +141,7 @@ async def _connection(port: int, until: float, counts: dict[str, int]) -> None:
     request = _request(port)
     try:
         while time.monotonic() < until:
-            writer.write(request)
+            writer.write(_request(port, secrets.token_hex(16)) if WITH_IDS else request)
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head.split(b" ", 2)[1])
             length = 0
