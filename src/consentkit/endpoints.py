@@ -23,7 +23,7 @@ from consentkit.log.record import ACTIONS
 if TYPE_CHECKING:
     from consentkit.middleware import ConsentMiddleware
 
-__all__ = ["MAX_BODY", "Endpoints", "safe_next"]
+__all__ = ["MAX_BODY", "Endpoints", "safe_next", "site_host"]
 
 #: The largest decision body accepted.
 MAX_BODY = 16 * 1024
