@@ -178,3 +178,36 @@ def test_one_decision_id_twice_in_a_batch_or_from_two_writers(store_url: str) ->
         "other-0123456789abcdef",
         "twin-0123456789abcdef",
     ]
+
+
+@pytest.mark.parametrize(
+    ("host", "scheme", "recorded"),
+    [
+        ("Shop.Example.ORG", "https", "shop.example.org"),
+        ("shop.example.org.", "https", "shop.example.org"),
+        ("shop.example.org:443", "https", "shop.example.org"),
+        ("shop.example.org:443", "http", "shop.example.org:443"),
+        ("shop.example.org:80", "http", "shop.example.org"),
+        ("localhost:08000", "http", "localhost:8000"),
+        ("203.0.113.7:8443", "https", "203.0.113.7:8443"),
+        ("[2001:DB8::1]:8443", "https", "[2001:db8::1]:8443"),
+        ("xn--bcher-kva.example", "https", "xn--bcher-kva.example"),
+        (None, "https", None),
+        ("", "https", None),
+        ("bücher.example", "https", None),
+        ("evil.example/path", "https", None),
+        ("evil.example:0", "https", None),
+        ("evil.example:65536", "https", None),
+        ("-leading.example", "https", None),
+        ("a" * 64 + ".example", "https", None),
+        (("a" * 60 + ".") * 5 + "example", "https", None),
+        ("two words", "https", None),
+        ("x.example\r\nSet-Cookie: a=b", "https", None),
+    ],
+)
+def test_site_host_is_validated_normalised_and_bounded(
+    host: str | None, scheme: str, recorded: str | None
+) -> None:
+    from consentkit.endpoints import site_host
+
+    assert site_host(host, scheme) == recorded
