@@ -156,16 +156,28 @@ class LogReader(abc.ABC):
     warning: str | None = None
 
     def _check_schema(self, version: int, where: str) -> None:
-        """Refuse a newer schema; fit the queries to an older one (never migrate)."""
+        """Refuse a newer schema; fit the queries to an older one (never migrate).
+
+        What an older log lacks is found by looking, not by version number:
+        a missing optional column reads as NULL, a missing anchor table as no
+        anchors.
+        """
         if version > SCHEMA_VERSION:
             raise StorageError(
                 f"the consent log in {where} has schema version {version}, newer than this"
                 f" consentkit reads ({SCHEMA_VERSION}): upgrade consentkit to read it"
             )
         self.schema_version = version
-        self._has_anchors = version >= 2
-        if version < 3:
-            self._columns = _BASE_COLUMNS + ", NULL, NULL, NULL"
+        if version == SCHEMA_VERSION:
+            return
+        present = self._column_names("consentkit_log")
+        optional = [name if name in present else "NULL" for name in OPTIONAL_FIELDS]
+        self._columns = _BASE_COLUMNS + ", " + ", ".join(optional)
+        self._has_anchors = bool(self._column_names("consentkit_log_anchors"))
+
+    @abc.abstractmethod
+    def _column_names(self, table: str) -> set[str]:
+        """The columns of ``table`` (empty when there is no such table)."""
 
     def __enter__(self) -> LogReader:
         return self
@@ -383,6 +395,9 @@ class SQLiteLogReader(LogReader):
             self._conn.close()
             raise
 
+    def _column_names(self, table: str) -> set[str]:
+        return {str(row[1]) for row in self._conn.execute(f"PRAGMA table_info({table})")}
+
     def _stored_version(self) -> int:
         try:
             row = self._conn.execute(
@@ -463,6 +478,14 @@ class PostgresLogReader(LogReader):
         except BaseException:
             self.close()
             raise
+
+    def _column_names(self, table: str) -> set[str]:
+        rows = self._query(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s)"
+            " AND attnum > 0 AND NOT attisdropped",
+            (table,),
+        )
+        return {str(row[0]) for row in rows}
 
     def _stored_version(self) -> int:
         from consentkit.log.postgres import stored_schema_version
