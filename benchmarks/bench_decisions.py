@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import secrets
 import socket
 import subprocess
@@ -119,14 +120,20 @@ class Server:
 
 
 BODY = b'{"action":"accept_all"}'
+#: BENCH_DECISION_IDS=1: every decision carries a fresh decision id, as the snippet sends
+#: (the log then looks each batch's ids up before writing it).
+WITH_IDS = os.environ.get("BENCH_DECISION_IDS") == "1"
 
 
-def _request(port: int) -> bytes:
+def _request(port: int, decision_id: str | None = None) -> bytes:
+    body = BODY
+    if decision_id is not None:
+        body = b'{"action":"accept_all","decision_id":"%s"}' % decision_id.encode()
     return (
         f"POST /consent HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         "Content-Type: application/json\r\nSec-Fetch-Site: same-origin\r\n"
-        f"Content-Length: {len(BODY)}\r\n\r\n"
-    ).encode() + BODY
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
 async def _connection(port: int, until: float, counts: dict[str, int]) -> None:
@@ -134,7 +141,7 @@ async def _connection(port: int, until: float, counts: dict[str, int]) -> None:
     request = _request(port)
     try:
         while time.monotonic() < until:
-            writer.write(request)
+            writer.write(_request(port, secrets.token_hex(16)) if WITH_IDS else request)
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head.split(b" ", 2)[1])
             length = 0
@@ -256,13 +263,10 @@ def fill_sqlite(path: str, count: int) -> None:
 
 def fill_postgres(dsn: str, count: int) -> None:
     """``count`` sealed records in the PostgreSQL log at ``dsn`` (COPY)."""
-    from consentkit.log.postgres import _row, connect
+    from consentkit.log.postgres import _COLUMNS, _row, connect
 
     conn = connect(dsn)
-    columns = (
-        "chain_id, seq, record_id, consent_id, ts, action, granted, denied, policy_version,"
-        " declaration_hash, language, surface, path, ip, user_agent, gpc, key_id, prev_mac, mac"
-    )
+    columns = _COLUMNS
     seen: set[str] = set()
     with conn.transaction(), conn.cursor() as cur:
         with cur.copy(f"COPY consentkit_log ({columns}) FROM STDIN") as copy:
@@ -291,8 +295,13 @@ _PEAK_RSS = (
 )
 
 
-def measure_export(url: str) -> tuple[int, float, float]:
-    """(records, seconds, peak RSS in MB) of ``consentkit log export`` to /dev/null."""
+def measure_export(url: str) -> tuple[int, float, float, float]:
+    """(records, seconds, peak RSS in MB, CPU seconds) of ``consentkit log export`` to /dev/null.
+
+    The CPU seconds (user + system of the export process) tell the cost apart
+    from waiting for a CPU on a busy machine, which only the wall time shows.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(os.devnull, "wb") as devnull:
         start = time.monotonic()
         result = subprocess.run(
@@ -305,8 +314,10 @@ def measure_export(url: str) -> tuple[int, float, float]:
         elapsed = time.monotonic() - start
     if result.returncode:
         raise RuntimeError(f"export failed with {result.returncode}: {result.stderr}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     peak_kb = int(result.stderr.split()[-1])
-    return _count(url), elapsed, peak_kb / 1024
+    return _count(url), elapsed, peak_kb / 1024, cpu
 
 
 def _count(url: str) -> int:
@@ -326,6 +337,9 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument(
+        "--sqlite-db", metavar="PATH", help="export this filled log instead of filling a new one"
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     pg = None if args.no_postgres else _pg_schema()
@@ -358,25 +372,34 @@ def main() -> None:
                     results["pg_dps"], results["pg_ratio"] = round(rate), round(rate / bare, 3)
             if not args.skip_export:
                 print(f"export of {args.records} records (consentkit log export > /dev/null)")
-                path = f"{tmp}/export.db"
-                fill_sqlite(path, args.records)
-                count, seconds, rss = measure_export(f"sqlite:///{path}")
-                print(f"  SQLite:     {count / seconds:9.0f} records/s, peak RSS {rss:.1f} MB")
+                path = args.sqlite_db or f"{tmp}/export.db"
+                if not args.sqlite_db:
+                    fill_sqlite(path, args.records)
+                count, seconds, rss, cpu = measure_export(f"sqlite:///{path}")
+                print(
+                    f"  SQLite:     {count / seconds:9.0f} records/s, peak RSS {rss:.1f} MB,"
+                    f" {count / cpu:9.0f} records per CPU second"
+                )
                 results["sqlite_export_rps"], results["sqlite_export_rss_mb"] = (
                     round(count / seconds),
                     round(rss, 1),
                 )
+                results["sqlite_export_per_cpu_second"] = round(count / cpu)
                 if pg is not None:
                     _drop(pg)
                     pg = _pg_schema()
                 if pg is not None:
                     fill_postgres(pg[2], args.records)
-                    count, seconds, rss = measure_export(pg[2])
-                    print(f"  PostgreSQL: {count / seconds:9.0f} records/s, peak RSS {rss:.1f} MB")
+                    count, seconds, rss, cpu = measure_export(pg[2])
+                    print(
+                        f"  PostgreSQL: {count / seconds:9.0f} records/s, peak RSS {rss:.1f} MB,"
+                        f" {count / cpu:9.0f} records per CPU second"
+                    )
                     results["pg_export_rps"], results["pg_export_rss_mb"] = (
                         round(count / seconds),
                         round(rss, 1),
                     )
+                    results["pg_export_per_cpu_second"] = round(count / cpu)
         finally:
             _drop(pg)
     print(json.dumps(results))

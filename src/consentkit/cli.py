@@ -1,6 +1,6 @@
 """The ``consentkit`` command (also ``python -m consentkit``).
 
-``consentkit log {export,verify,checkpoint,show,stats,purge}`` is the
+``consentkit log {export,verify,checkpoint,show,stats,purge,declaration}`` is the
 auditor's view of the consent log; other commands (``analytics``, later
 ``audit``) are added by their own modules through a ``register(subparsers)``
 function whose subcommands set ``func(args) -> int`` with ``set_defaults``.
@@ -15,9 +15,11 @@ key or a password.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import json
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -30,7 +32,7 @@ from consentkit.csp import cli as csp_cli
 from consentkit.errors import ConsentKitError, StorageError
 from consentkit.log.base import DayStats
 from consentkit.log.chain import LogKey, derive_log_key, log_keys_from_env
-from consentkit.log.export import EXPORT_FORMATS, write_records
+from consentkit.log.export import EXPORT_FORMATS, write_records, write_rows
 from consentkit.log.read import LogReader, open_reader
 from consentkit.log.verify import (
     LogKeyError,
@@ -162,14 +164,17 @@ def resolve_keys(args: argparse.Namespace) -> list[LogKey]:
     return keys
 
 
-def _reader(args: argparse.Namespace) -> LogReader:
+def _reader(args: argparse.Namespace, *, write: bool = False) -> LogReader:
     url = args.storage
     if url is None:
         config = getattr(args, "site_config", None)
         if config is None:
             raise UsageError("--storage URL is required (or --config MODULE:ATTR)")
         url = config.storage
-    return open_reader(url)
+    reader = open_reader(url, write=write)
+    if reader.warning:
+        print(f"consentkit: warning: {reader.warning}", file=sys.stderr)
+    return reader
 
 
 # The log commands.
@@ -178,9 +183,47 @@ def _reader(args: argparse.Namespace) -> LogReader:
 def cmd_export(args: argparse.Namespace) -> int:
     """``consentkit log export``: stream records as JSON Lines or CSV."""
     with _reader(args) as reader:
-        records = reader.records(since=args.since, until=args.until, consent_id=args.consent_id)
-        write_records(records, sys.stdout, args.format)
+        rows = reader.record_dicts(since=args.since, until=args.until, consent_id=args.consent_id)
+        declarations = reader.declaration if args.declarations else None
+        write_rows(rows, sys.stdout, args.format, declarations)
         sys.stdout.flush()
+    return 0
+
+
+def cmd_declaration(args: argparse.Namespace) -> int:
+    """``consentkit log declaration``: one stored declaration, the texts a visitor saw."""
+    wanted = args.hash.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{8,64}", wanted):
+        raise UsageError(
+            f"{args.hash!r} is not a declaration hash: give its 64 hex digits,"
+            " or at least the first 8 (log show prints 12)"
+        )
+    with _reader(args) as reader:
+        matches = reader.declaration_hashes(wanted, limit=10)
+        if len(matches) > 1:
+            raise UsageError(
+                f"{wanted!r} starts more than one declaration hash: "
+                + ", ".join(matches)
+                + "; give more digits"
+            )
+        body = reader.declaration(matches[0]) if matches else None
+    if body is None:
+        print(f"no declaration with hash {wanted!r} in this log", file=sys.stderr)
+        return EXIT_FAILED
+    found = matches[0]
+    if args.raw:
+        sys.stdout.write(body)
+    else:
+        try:
+            print(json.dumps(json.loads(body), indent=2, ensure_ascii=False, sort_keys=True))
+        except ValueError:
+            sys.stdout.write(body + "\n")
+    if hashlib.sha256(body.encode()).hexdigest() != found:
+        print(
+            f"FAILED: the stored declaration {found} does not match its hash: altered",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     return 0
 
 
@@ -237,6 +280,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                     f"  policy={record.policy_version}  surface={record.surface}"
                     f"  language={record.language}  path={record.path}"
                     f"  gpc={'yes' if record.gpc else 'no'}"
+                    f"  host={record.site_host or '-'}"
+                    f"  expires={record.expires_at or '-'}"
                     f"  declaration={record.declaration_hash[:12]}"
                     f"  record={record.record_id}"
                 )
@@ -247,19 +292,31 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def stats_document(days: list[DayStats]) -> dict[str, Any]:
-    """The stats as JSON-ready data: per day and policy, and per category overall."""
+    """The stats as JSON-ready data: per day and policy, and per category overall.
+
+    Acceptance rates count the visitors' choices (accept all, reject all,
+    custom) only: GPC overrides, withdrawals and choices identical to the
+    same visitor's previous one are counted apart.
+    """
     total = sum(d.decisions for d in days)
+    choices = sum(d.choices for d in days)
     granted: dict[str, int] = {}
     for day in days:
         for key, number in day.granted.items():
             granted[key] = granted.get(key, 0) + number
     return {
         "decisions": total,
+        "choices": choices,
+        "repeats": sum(d.repeats for d in days),
+        "withdrawals": sum(d.actions.get("withdraw", 0) for d in days),
+        "gpc_overrides": sum(d.actions.get("gpc", 0) for d in days),
         "days": [
             {
                 "day": d.day.isoformat(),
                 "policy_version": d.policy_version,
                 "decisions": d.decisions,
+                "choices": d.choices,
+                "repeats": d.repeats,
                 "actions": dict(sorted(d.actions.items())),
                 "granted": dict(sorted(d.granted.items())),
             }
@@ -269,8 +326,8 @@ def stats_document(days: list[DayStats]) -> dict[str, Any]:
             {
                 "category": key,
                 "granted": number,
-                "decisions": total,
-                "rate": round(number / total, 4) if total else 0.0,
+                "choices": choices,
+                "rate": round(number / choices, 4) if choices else 0.0,
             }
             for key, number in sorted(granted.items())
         ],
@@ -286,20 +343,26 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2))
         return 0
     actions = sorted({a for d in days for a in d.actions})
-    header = ["day", "policy", "decisions", *actions]
+    header = ["day", "policy", "decisions", "choices", "repeats", *actions]
     rows = [
-        [d.day.isoformat(), d.policy_version, str(d.decisions)]
+        [d.day.isoformat(), d.policy_version, str(d.decisions), str(d.choices), str(d.repeats)]
         + [str(d.actions.get(a, 0)) for a in actions]
         for d in days
     ]
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=False)]
     for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-    print(f"\n{document['decisions']} decisions. Acceptance rate per category:")
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
+    print(
+        f"\n{document['decisions']} decisions: {document['choices']} visitor choices,"
+        f" {document['repeats']} repeated identical choices,"
+        f" {document['withdrawals']} withdrawals, {document['gpc_overrides']} GPC overrides."
+    )
+    print(f"Acceptance rate per category, of {document['choices']} visitor choices:")
     for category in document["categories"]:
         print(
             f"  {category['category']:<20} {category['rate'] * 100:6.1f}%"
-            f"  ({category['granted']}/{category['decisions']})"
+            f"  ({category['granted']}/{category['choices']})"
         )
     return 0
 
@@ -307,7 +370,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_purge(args: argparse.Namespace) -> int:
     """``consentkit log purge``: delete old records, leaving the rest verifiable."""
     now = datetime.now(timezone.utc)
-    with _reader(args) as reader:
+    with _reader(args, write=True) as reader:
         result = reader.purge(now - timedelta(days=args.older_than), now)
     print(
         f"purged {result.deleted} records older than {args.older_than} days"
@@ -353,7 +416,23 @@ def _add_log_commands(subparsers: Any) -> None:
         "--until", type=until_time, metavar="T", help="before T; a date includes that day"
     )
     export.add_argument("--consent-id", metavar="ID", help="one visitor's records only")
+    export.add_argument(
+        "--declarations",
+        action="store_true",
+        help="put each declaration (the texts shown) in the stream once, before its first record",
+    )
     export.set_defaults(func=cmd_export)
+
+    declaration = commands.add_parser(
+        "declaration",
+        help="print one stored declaration: the categories and texts a visitor was shown",
+    )
+    declaration.add_argument("hash", metavar="HASH", help="its hash, or the first 8+ digits")
+    _common(declaration)
+    declaration.add_argument(
+        "--raw", action="store_true", help="the stored bytes exactly (their SHA-256 is the hash)"
+    )
+    declaration.set_defaults(func=cmd_declaration)
 
     verify = commands.add_parser("verify", help="check every chain of the log")
     _common(verify, keys=True)
@@ -414,6 +493,27 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+_SHOW_OPTIONS = ("--storage", "--config", "--format", "--consent-id", "-h", "--help")
+
+
+def _dash_id_hint(argv: list[str]) -> None:
+    # A consent id is URL-safe base64: one in 64 starts with '-', which
+    # argparse takes for an option. Say how to pass it.
+    if argv[:2] != ["log", "show"]:
+        return
+    for token in argv[2:]:
+        if token == "--":
+            return
+        if token.startswith("-") and token.split("=", 1)[0] not in _SHOW_OPTIONS:
+            print(
+                f"consentkit: hint: {token!r} starts with '-' so it reads as an option;"
+                f" pass such a consent id as --consent-id={token}"
+                f" (or after '--': consentkit log show --storage URL -- {token})",
+                file=sys.stderr,
+            )
+            return
+
+
 def _fail(code: int, message: str) -> int:
     print(f"consentkit: error: {message}", file=sys.stderr)
     return code
@@ -425,7 +525,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        if code == EXIT_USAGE:
+            _dash_id_hint(list(sys.argv[1:] if argv is None else argv))
+        return code
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         if getattr(args, "config", None):

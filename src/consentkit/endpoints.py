@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -16,13 +17,13 @@ from starlette.types import Receive, Scope, Send
 from consentkit.consent import Consent, new_consent_id
 from consentkit.errors import StorageUnavailable
 from consentkit.ip import reduce_ip
-from consentkit.log import Decision
+from consentkit.log import ConsentRecord, Decision
 from consentkit.log.record import ACTIONS
 
 if TYPE_CHECKING:
     from consentkit.middleware import ConsentMiddleware
 
-__all__ = ["MAX_BODY", "Endpoints", "safe_next"]
+__all__ = ["MAX_BODY", "Endpoints", "safe_next", "site_host"]
 
 #: The largest decision body accepted.
 MAX_BODY = 16 * 1024
@@ -32,6 +33,13 @@ _JSON_SURFACES = ("banner", "preferences", "privacy", "api")
 _FORM_SURFACES = ("banner", "preferences", "privacy", "form")
 _SAME_SITE_FETCH = ("same-origin", "same-site", "none")
 _NO_STORE = {"cache-control": "no-store", "vary": "Cookie, Accept-Language"}
+#: A decision id: 16 to 64 URL-safe characters (the snippet sends 32 hex digits).
+_DECISION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+#: A Host header: a DNS name, IPv4 address or [IPv6] literal, and an optional port.
+_HOST = re.compile(
+    r"(?P<name>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+    r"|\[[0-9a-f:.]{2,45}\])\.?(?::(?P<port>[0-9]{1,5}))?"
+)
 
 
 class _Refused(Exception):
@@ -56,6 +64,23 @@ class _Choice:
     surface: str
     next_path: str | None
     page: str
+    decision_id: str | None = None
+
+
+def site_host(value: str | None, scheme: str) -> str | None:
+    """The request's ``Host`` as a log records it: lower case, no trailing dot, no
+    default port; ``None`` when it is absent or not a host name, address or port."""
+    if not value or len(value) > 260:
+        return None
+    match = _HOST.fullmatch(value.strip().lower())
+    if match is None:
+        return None
+    name, port = match["name"], match["port"]
+    if port is None or (scheme, port) in (("http", "80"), ("https", "443")):
+        return name
+    if not 0 < int(port) < 65536:
+        return None
+    return f"{name}:{int(port)}"
 
 
 def safe_next(value: str | None) -> str:
@@ -202,9 +227,19 @@ class Endpoints:
         if gpc:
             granted = granted - self.mw.gpc_keys
         consent_id = consent.consent_id or new_consent_id()
-        now = await self._record(
-            scope, headers, consent_id, choice.action, granted, choice.surface, choice.page, gpc
+        record = await self._record(
+            scope,
+            headers,
+            consent_id,
+            choice.action,
+            granted,
+            choice.surface,
+            choice.page,
+            gpc,
+            choice.decision_id,
         )
+        # A retried decision gets the stored answer: its consent id and time.
+        consent_id, now = record.consent_id, _time(record)
         new = Consent(
             decided=True,
             granted=granted,
@@ -234,7 +269,7 @@ class Endpoints:
     ) -> Response:
         headers = _headers(scope)
         consent_id = consent.consent_id or new_consent_id()
-        await self._record(
+        record = await self._record(
             scope,
             headers,
             consent_id,
@@ -243,7 +278,9 @@ class Endpoints:
             choice.surface,
             choice.page,
             _has_gpc(headers),
+            choice.decision_id,
         )
+        consent_id = record.consent_id
         set_cookies = [self._clear_cookie] + [
             v.decode("latin-1")
             for v in self.mw.cookies.expiries(self.mw.cookies.withdrawal_names(cookies))
@@ -269,7 +306,7 @@ class Endpoints:
         granted = consent.granted - overridden
         headers = _headers(scope)
         try:
-            now = await self._record(
+            record = await self._record(
                 scope,
                 headers,
                 consent.consent_id,
@@ -282,6 +319,7 @@ class Endpoints:
         except _Refused:
             # Storage is down: deny the categories now, log the override later.
             return replace(consent, granted=granted, gpc=True, gpc_overridden=overridden), []
+        now = _time(record)
         token = self.mw.codec.encode(granted, consent.consent_id, now.timestamp())
         new = replace(
             consent,
@@ -306,7 +344,8 @@ class Endpoints:
         surface: str,
         page: str,
         gpc: bool,
-    ) -> datetime:
+        decision_id: str | None = None,
+    ) -> ConsentRecord:
         lang = self.mw.language(scope)
         declaration = self.mw.declarations[lang]
         peer = scope.get("client")
@@ -330,6 +369,9 @@ class Endpoints:
             ip=reduce_ip(ip, self.config.ip, self.mw.log_key.secret),
             user_agent=headers.get("user-agent", "")[:512],
             gpc=gpc,
+            decision_id=decision_id,
+            site_host=site_host(headers.get("host"), scope.get("scheme", "http")),
+            lifetime=self.max_age,
         )
         try:
             record = await self.mw.log.append(decision)
@@ -337,7 +379,18 @@ class Endpoints:
             raise _Refused(
                 503, "storage_unavailable", "the decision could not be recorded; try again"
             ) from None
-        return datetime.fromisoformat(record.timestamp).astimezone(timezone.utc)
+        if decision_id is not None and (
+            record.action != action
+            or frozenset(record.granted) != granted
+            or record.policy_version != decision.policy_version
+        ):
+            raise _Refused(
+                422,
+                "decision_id_reused",
+                "this decision id was already used for another choice: send a new id"
+                " (reload the page) to record this one",
+            )
+        return record
 
     def _cookie(self, scope: Scope, token: str) -> str:
         secure = self.config.cookie_secure
@@ -395,7 +448,7 @@ class Endpoints:
             raise _Refused(400, "malformed_json", "nested too deeply") from None
         if not isinstance(data, dict):
             raise _Refused(400, "invalid_body", "the body must be a JSON object")
-        unknown_fields = set(data) - {"action", "categories", "surface"}
+        unknown_fields = set(data) - {"action", "categories", "surface", "decision_id"}
         if unknown_fields:
             raise _Refused(400, "unknown_field", sorted(unknown_fields)[:10])
         action = self._action(data.get("action"))
@@ -420,7 +473,8 @@ class Endpoints:
             chosen = frozenset(k for k, v in categories.items() if v)
         elif categories is not None:
             raise _Refused(400, "invalid_categories", '"categories" is only for "custom"')
-        return _Choice(action, chosen, surface, None, _referer_path(headers))
+        decision_id = _decision_id(data.get("decision_id"))
+        return _Choice(action, chosen, surface, None, _referer_path(headers), decision_id)
 
     def _parse_form(self, body: bytes) -> _Choice:
         try:
@@ -435,10 +489,10 @@ class Endpoints:
         fields: dict[str, list[str]] = {}
         for name, value in pairs:
             fields.setdefault(name, []).append(value)
-        unknown_fields = set(fields) - {"action", "category", "next", "surface"}
+        unknown_fields = set(fields) - {"action", "category", "next", "surface", "decision_id"}
         if unknown_fields:
             raise _Refused(400, "unknown_field", sorted(unknown_fields)[:10])
-        for name in ("action", "next", "surface"):
+        for name in ("action", "next", "surface", "decision_id"):
             if len(fields.get(name, [])) > 1:
                 raise _Refused(400, "repeated_field", name)
         action = self._action(fields.get("action", [None])[0])
@@ -448,7 +502,8 @@ class Endpoints:
         chosen = frozenset(fields.get("category", []))
         self._check_keys(chosen)
         next_path = safe_next(fields.get("next", ["/"])[0])
-        return _Choice(action, chosen, surface, next_path, _strip_query(next_path))
+        decision_id = _decision_id(fields.get("decision_id", [None])[0])
+        return _Choice(action, chosen, surface, next_path, _strip_query(next_path), decision_id)
 
     @staticmethod
     def _action(value: object) -> str:
@@ -507,6 +562,22 @@ async def _read_body(headers: Mapping[str, str], receive: Receive) -> bytes:
             raise _Refused(413, "body_too_large", f"at most {MAX_BODY} bytes")
         if not message.get("more_body", False):
             return bytes(body)
+
+
+def _decision_id(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or _DECISION_ID.fullmatch(value) is None:
+        raise _Refused(
+            400,
+            "invalid_decision_id",
+            "decision_id must be 16 to 64 characters of A-Z, a-z, 0-9, '-' and '_'",
+        )
+    return value
+
+
+def _time(record: ConsentRecord) -> datetime:
+    return datetime.fromisoformat(record.timestamp).astimezone(timezone.utc)
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Mapping
 from html import escape
 from importlib import resources
@@ -27,6 +28,10 @@ __all__ = ["Assets", "Renderer"]
 
 #: Stands for the per-request ``next`` path while the banner is pre-rendered.
 _NEXT = "\x00consentkit-next\x00"
+#: Stands for a fresh decision id (one per form) while the banner is pre-rendered.
+_DECISION = "\x00consentkit-decision\x00"
+_MARKS = re.compile("(\x00consentkit-(?:next|decision)\x00)")
+_NEXT_MARK = _NEXT.encode()
 _YEAR = b"public, max-age=31536000, immutable"
 _SHORT = b"public, max-age=300, must-revalidate"
 #: Precompressed codings of the snippet's files, best first (br only with brotli).
@@ -203,8 +208,14 @@ class _Language:
     """The pre-rendered pieces of one language."""
 
     def __init__(self, banner: str, declaration: Declaration) -> None:
-        self.banner = [part.encode() for part in banner.split(_NEXT)]
+        # Literal parts at even indexes, placeholders at odd ones.
+        self.banner = [part.encode() for part in _MARKS.split(banner)]
         self.declaration = declaration
+
+
+def new_decision_id() -> str:
+    """A fresh decision id for a form: 128 random bits, as 32 hex digits."""
+    return secrets.token_hex(16)
 
 
 class Renderer:
@@ -242,7 +253,9 @@ class Renderer:
         banner = self._env.get_template("consentkit/banner.html")
         self._languages: dict[str, _Language] = {}
         for lang, declaration in declarations.items():
-            html = banner.render(self._context(declaration, next_path=_NEXT))
+            html = banner.render(
+                self._context(declaration, next_path=_NEXT, decision_id=lambda: _DECISION)
+            )
             self._languages[lang] = _Language(html, declaration)
         self._privacy = self._env.get_template("consentkit/privacy.html")
 
@@ -305,7 +318,11 @@ class Renderer:
         tags = self.snippet_tags(consent, nonce) if self._config.insert_snippet else b""
         if consent.decided or not self._config.insert_banner:
             return tags
-        banner = _attr(next_path).encode().join(self._language(lang).banner)
+        next_attr = _attr(next_path).encode()
+        banner = b"".join(
+            part if not index % 2 else next_attr if part == _NEXT_MARK else new_decision_id().encode()
+            for index, part in enumerate(self._language(lang).banner)
+        )
         if csp and not _csp_allows_inline_style(csp, nonce):
             return tags + self._link + banner
         nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
@@ -326,6 +343,7 @@ class Renderer:
             consent=consent,
             granted=consent.granted,
             next_path=self._config.privacy_path,
+            decision_id=new_decision_id,
             nonce=nonce,
             css_url=self._assets.css_url,
             js_url=self._assets.js_url,

@@ -197,18 +197,22 @@ def test_consent_rates_from_day_stats() -> None:
         DayStats(
             day=date(2026, 3, 2),
             policy_version="1",
-            decisions=4,
-            actions={"accept_all": 1},
+            decisions=5,
+            actions={"accept_all": 1, "reject_all": 3, "gpc": 1},
             granted={"analytics": 1},
+            choices=4,
         ),
         DayStats(
             day=date(2026, 3, 2),
             policy_version="2",
-            decisions=4,
-            actions={"accept_all": 3},
+            decisions=6,
+            actions={"accept_all": 4, "reject_all": 1, "withdraw": 1},
             granted={"analytics": 3},
+            choices=4,
+            repeats=1,
         ),
     ]
+    # Rates are of visitors' choices: GPC overrides, withdrawals and repeats are not choices.
     days, rates, decisions = consent_rates(stats, ["analytics", "marketing"])
     assert days == [date(2026, 3, 2)]
     assert rates == {"analytics": [0.5], "marketing": [0.0]}

@@ -285,3 +285,55 @@ def test_privacy_page_shows_choices_and_cookie_tables(make_context: Callable[...
     assert page.get_by_role("switch", name="Analytics").is_checked()
     assert not page.get_by_role("switch", name="Marketing").is_checked()
     assert page.get_by_text("Your consent id").is_visible()
+
+
+def test_a_decision_whose_answer_is_lost_is_recorded_once(
+    make_context: Callable[..., Any],
+) -> None:
+    """The fetch's answer is lost after the server recorded it; the form posts the same id."""
+    context = make_context()
+    page = context.new_page()
+    page.goto("/")
+    form_id = page.locator("#consentkit-banner input[name=decision_id]").first.input_value()
+    committed: dict[str, Any] = {}
+
+    def lose_the_answer(route: Any) -> None:
+        if route.request.method != "POST" or route.request.resource_type != "fetch":
+            route.continue_()
+            return
+        response = route.fetch()  # the decision reaches the server and is recorded
+        committed.update(sent=route.request.post_data_json, answer=response.json())
+        route.abort()  # but the page never gets the answer (nor its cookie)
+
+    page.route("**/consent", lose_the_answer)
+    with (
+        page.expect_navigation(wait_until="load"),
+        page.expect_response(lambda r: r.request.method == "POST" and r.status == 303),
+    ):
+        page.get_by_role("button", name="Accept all").click()
+    assert committed["sent"]["decision_id"] == form_id
+    # The native form's retry got the stored answer: the same consent id, not a new one.
+    assert state(page)["consent_id"] == committed["answer"]["consent_id"]
+    assert state(page)["granted"] == ["analytics", "marketing", "necessary"]
+
+
+def test_the_dialog_sends_a_fresh_decision_id_each_time(
+    make_context: Callable[..., Any],
+) -> None:
+    context = make_context()
+    page = context.new_page()
+    page.goto("/")
+    sent: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            sent.append(r.post_data_json["decision_id"])
+            if r.method == "POST" and r.resource_type == "fetch"
+            else None
+        ),
+    )
+    for action in ("accept_all", "reject_all"):
+        page.evaluate(f"window.consentkit.decide('{action}', undefined, 'api')")
+    page.wait_for_function("window.ckEvents && window.ckEvents.length === 2")
+    assert len(sent) == 2 and sent[0] != sent[1]
+    assert all(len(value) == 44 and value.isdigit() for value in sent)

@@ -8,6 +8,7 @@ the guide and the live output.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -136,8 +137,9 @@ def test_export_show_stats_purge(demo_db: Path) -> None:
 
     stats = consentkit("log", "stats", "--storage", "sqlite:///demo.db", cwd=demo_db)
     assert stats.returncode == 0
-    both("day         policy   decisions", stats.stdout)
-    both("decisions. Acceptance rate per category:", stats.stdout)
+    both("day         policy   decisions  choices  repeats", stats.stdout)
+    both("visitor choices, 0 repeated identical choices,", stats.stdout)
+    both("Acceptance rate per category, of ", stats.stdout)
 
     _copy(demo_db, "purge.db")
     purge = consentkit(
@@ -159,3 +161,43 @@ def test_analytics_report_shape(demo_db: Path) -> None:
     analytics_page = (ROOT / "docs" / "analytics.md").read_text()
     for phrase in ("consented share of views", "By section", "section / page"):
         assert phrase in analytics_page and phrase in table.stdout
+
+
+@pytest.mark.slow
+def test_declarations_the_dash_hint_and_new_fields(demo_db: Path) -> None:
+    export = consentkit(
+        "log", "export", "--declarations", "--storage", "sqlite:///demo.db", cwd=demo_db
+    )
+    assert export.returncode == 0
+    lines = [json.loads(line) for line in export.stdout.splitlines()]
+    both('{"kind":"declaration","declaration_hash":"', export.stdout)
+    first = lines[0]
+    assert hashlib.sha256(first["body"].encode()).hexdigest() == first["declaration_hash"]
+    record = lines[1]
+    assert record["site_host"] and record["expires_at"] > record["timestamp"]
+    both('"site_host":"', export.stdout)
+
+    english = next(line for line in lines if line.get("language") == "en")
+    shown = consentkit(
+        "log",
+        "declaration",
+        english["declaration_hash"][:12],
+        "--storage",
+        "sqlite:///demo.db",
+        cwd=demo_db,
+    )
+    assert shown.returncode == 0
+    both('"banner_title": "We value your privacy",', shown.stdout)
+    both('  "policy_version": "2026-01",', shown.stdout)
+
+    show = consentkit(
+        "log", "show", "-nvNeL3SS-zQjRjaOECsYQ", "--storage", "sqlite:///demo.db", cwd=demo_db
+    )
+    assert show.returncode == 2
+    both("consentkit: hint: '-nvNeL3SS-zQjRjaOECsYQ' starts with '-'", show.stderr)
+    host = consentkit(
+        "log", "show", f"--consent-id={record['consent_id']}", "--storage", "sqlite:///demo.db",
+        cwd=demo_db,
+    )  # fmt: skip
+    both("  host=", host.stdout)
+    both("  expires=", host.stdout)

@@ -150,7 +150,7 @@ def test_forged_record_appended_with_a_wrong_key(log: tuple[str, list[ConsentRec
 
     forged = replace(forged, seq=11, record_id="e" * 32, prev_mac=last.mac, consent_id="forged")
     forged = replace(forged, mac=derive_log_key("attacker" * 4).mac(forged))
-    values = list(forged.as_dict().values())
+    values = list(forged.as_dict().values())[:19]  # the columns of the first schema
     values[6], values[7] = json.dumps(values[6]), json.dumps(values[7])
     if not url.startswith("postgresql"):
         values[15] = int(values[15])

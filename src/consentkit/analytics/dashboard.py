@@ -206,7 +206,10 @@ def consent_rates(
         day = _as_day(_field(item, "day"))
         if day is None:
             continue
-        count = _as_int(_field(item, "decisions"))
+        # Visitors' choices when the log counts them apart (GPC overrides,
+        # withdrawals and repeated identical decisions are not choices).
+        choices = _field(item, "choices")
+        count = _as_int(_field(item, "decisions") if choices is None else choices)
         decisions[day] = decisions.get(day, 0) + count
         grants = _field(item, "granted")
         per_key = granted.setdefault(day, {})

@@ -22,7 +22,7 @@ from consentkit.analytics.store import (
     page_totals_of,
 )
 from consentkit.errors import StorageError, StorageUnavailable
-from consentkit.storage import enable_wal
+from consentkit.storage import enable_wal, sqlite_read_only
 
 __all__ = ["SQLiteStore"]
 
@@ -52,13 +52,8 @@ class SQLiteStore(AnalyticsStore):
             else:
                 if self.path != ":memory:" and not os.path.exists(self.path):
                     raise StorageError(f"no SQLite database at {self.path!r}")
-                conn = sqlite3.connect(
-                    f"file:{self.path}?mode=ro",
-                    uri=True,
-                    isolation_level=None,
-                    check_same_thread=False,
-                    timeout=_BUSY_TIMEOUT_MS / 1000,
-                )
+                # Never writes: works on a file the reader cannot write.
+                conn, _ = sqlite_read_only(self.path, _BUSY_TIMEOUT_MS / 1000)
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             if create:
                 enable_wal(conn)

@@ -9,22 +9,34 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from consentkit.log.record import ConsentRecord, Decision
+from consentkit.log.record import CHOICES, ConsentRecord, Decision
 
-__all__ = ["ConsentLog", "DayStats", "fold_day_stats"]
+__all__ = ["ConsentLog", "DayStats", "day_stats_query", "fold_day_stats"]
 
 
 @dataclass(slots=True)
 class DayStats:
-    """Decisions of one UTC day under one policy version."""
+    """Decisions of one UTC day under one policy version.
+
+    ``decisions`` counts every record. ``choices`` counts the visitor's own
+    choices (accept all, reject all, custom) that changed something: a
+    choice identical to the same visitor's previous record (same action,
+    categories and policy version) is a ``repeat`` instead. GPC overrides
+    and withdrawals are in ``actions`` only. Acceptance rates are
+    ``granted[key] / choices``.
+    """
 
     day: date
     policy_version: str
     decisions: int
-    #: action -> number of records
+    #: action -> number of records (repeats included)
     actions: dict[str, int] = field(default_factory=dict)
-    #: category key -> number of decisions that granted it
+    #: category key -> number of choices that granted it (repeats excluded)
     granted: dict[str, int] = field(default_factory=dict)
+    #: accept_all, reject_all and custom records that are not repeats
+    choices: int = 0
+    #: choices identical to the same visitor's previous record
+    repeats: int = 0
 
 
 class ConsentLog(abc.ABC):
@@ -51,14 +63,45 @@ class ConsentLog(abc.ABC):
         """Decisions per day and policy version, oldest day first."""
 
 
+def day_stats_query(day: str, since: str | None) -> str:
+    """The SQL (SQLite and PostgreSQL alike) of the rows `fold_day_stats` folds.
+
+    ``day`` is the SQL of a record's UTC day; ``since`` the placeholder of
+    the earliest time, or None (the query then takes that parameter twice).
+    A record is a repeat when the visitor's previous record (any day, before
+    ``since`` too) had the same action, categories and policy version; only
+    the visitors with records since then are looked at.
+    """
+    same = " AND ".join(
+        f"{column} = lag({column}) OVER visitor"
+        for column in ("action", "granted", "policy_version")
+    )
+    visitors = (
+        f" WHERE consent_id IN (SELECT consent_id FROM consentkit_log WHERE ts >= {since})"
+        if since
+        else ""
+    )
+    inner = (
+        f"SELECT {day} AS day, ts, policy_version, action, granted,"
+        f" CASE WHEN action IN {CHOICES!r} AND {same} THEN 1 ELSE 0 END AS repeated"
+        f" FROM consentkit_log{visitors}"
+        " WINDOW visitor AS (PARTITION BY consent_id ORDER BY id)"
+    )
+    where = f" WHERE ts >= {since}" if since else ""
+    return (
+        f"SELECT day, policy_version, action, granted, repeated, count(*) FROM ({inner}) AS r"
+        f"{where} GROUP BY 1, 2, 3, 4, 5"
+    )
+
+
 def fold_day_stats(rows: Iterable[Sequence[Any]]) -> list[DayStats]:
-    """Fold (day, policy version, action, granted JSON, count) rows into `DayStats`.
+    """Fold (day, policy version, action, granted JSON, repeat, count) rows into `DayStats`.
 
     ``day`` is a ``date`` or an ISO ``YYYY-MM-DD`` string; rows may repeat a
     (day, policy version) pair with different actions or grants.
     """
     days: dict[tuple[str, str], DayStats] = {}
-    for day, policy, action, granted, count in rows:
+    for day, policy, action, granted, repeat, count in rows:
         day_ = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
         key = (day_.isoformat(), str(policy))
         stats = days.get(key)
@@ -67,6 +110,12 @@ def fold_day_stats(rows: Iterable[Sequence[Any]]) -> list[DayStats]:
         number = int(count)
         stats.decisions += number
         stats.actions[action] = stats.actions.get(action, 0) + number
+        if action not in CHOICES:
+            continue
+        if repeat:
+            stats.repeats += number
+            continue
+        stats.choices += number
         for category in json.loads(granted):
             stats.granted[category] = stats.granted.get(category, 0) + number
     return [days[k] for k in sorted(days)]

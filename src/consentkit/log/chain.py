@@ -8,7 +8,7 @@ import os
 import secrets
 from datetime import datetime, timezone
 
-from consentkit.log.record import ConsentRecord, Decision, canonical_json
+from consentkit.log.record import ConsentRecord, Decision, canonical_json, decision_fields
 
 __all__ = ["Chain", "LogKey", "derive_log_key", "log_keys_from_env", "new_chain_id", "seal"]
 
@@ -84,6 +84,7 @@ def seal(
         "key_id": key.key_id,
         "prev_mac": prev_mac,
     }
+    fields.update(decision_fields(decision, now))
     mac = hmac.new(key.secret, canonical_json(fields), hashlib.sha256).hexdigest()
     return ConsentRecord(**fields, mac=mac)  # type: ignore[arg-type]
 

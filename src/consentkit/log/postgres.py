@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from consentkit.errors import StorageError, StorageUnavailable
-from consentkit.log.base import DayStats, fold_day_stats
+from consentkit.log.base import DayStats, day_stats_query, fold_day_stats
 from consentkit.log.chain import LogKey
 from consentkit.log.record import ConsentRecord
 from consentkit.log.schema import POSTGRES_MIGRATIONS
@@ -29,18 +29,27 @@ try:
 except ImportError:  # pragma: no cover - the postgres extra is not installed
     psycopg = None
 
-__all__ = ["PostgresConsentLog", "connect", "migrate", "postgres_day_stats"]
+__all__ = [
+    "PostgresConsentLog",
+    "connect",
+    "connect_read_only",
+    "migrate",
+    "postgres_day_stats",
+    "stored_schema_version",
+]
 
 #: pg_advisory_xact_lock key serialising consent log migrations ("ckitlog1").
 _MIGRATION_LOCK = 0x636B69746C6F6731
 
 _COLUMNS = (
     "chain_id, seq, record_id, consent_id, ts, action, granted, denied, policy_version,"
-    " declaration_hash, language, surface, path, ip, user_agent, gpc, key_id, prev_mac, mac"
+    " declaration_hash, language, surface, path, ip, user_agent, gpc, key_id, prev_mac, mac,"
+    " decision_id, site_host, expires_at"
 )
 _TYPES = (
     "text", "bigint", "text", "text", "timestamptz", "text", "text", "text", "text",
     "text", "text", "text", "text", "text", "text", "boolean", "text", "text", "text",
+    "text", "text", "timestamptz",
 )  # fmt: skip
 # A whole batch is one statement with one array per column: the same SQL text
 # for every batch size, so the driver parses it once and the server can plan
@@ -88,6 +97,50 @@ def connect(dsn: str, *, create: bool = True, connect_timeout: int = 5) -> Any:
     return conn
 
 
+def connect_read_only(dsn: str, *, connect_timeout: int = 5) -> Any:
+    """A read-only session on the consent log at ``dsn``; never creates or migrates.
+
+    A role with only SELECT on the consent log's tables is enough. Raises
+    `StorageUnavailable` when the server cannot be reached and `StorageError`
+    when there is no consent log there.
+    """
+    driver = _driver()
+    try:
+        conn = driver.connect(dsn, connect_timeout=connect_timeout, autocommit=True)
+    except driver.Error as exc:
+        raise StorageUnavailable(f"cannot connect to PostgreSQL: {_first_line(exc)}") from None
+    try:
+        conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        row = conn.execute("SELECT to_regclass('consentkit_log')").fetchone()
+        if row is None or row[0] is None:
+            raise StorageError("there is no consent log in this PostgreSQL database")
+    except driver.Error as exc:
+        conn.close()
+        raise StorageUnavailable(f"PostgreSQL failed: {_first_line(exc)}") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def stored_schema_version(conn: Any) -> int:
+    """The consent log's schema version as stored (1 when it was never recorded)."""
+    driver = _driver()
+    try:
+        row = conn.execute(
+            "SELECT value FROM consentkit_meta WHERE key = 'schema_version'"
+        ).fetchone()
+    except driver.errors.InsufficientPrivilege:
+        raise StorageError(
+            "this PostgreSQL role cannot read consentkit_meta: grant it SELECT on every"
+            " consentkit_* table (GRANT SELECT ON consentkit_meta, consentkit_log,"
+            " consentkit_chains, consentkit_declarations, consentkit_log_anchors TO role)"
+        ) from None
+    except driver.errors.UndefinedTable:
+        return 1
+    return int(row[0]) if row else 1
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else exc.__class__.__name__
@@ -119,15 +172,8 @@ def migrate(conn: Any) -> None:
 
 def postgres_day_stats(conn: Any, since: datetime | None) -> list[DayStats]:
     """`DayStats` from the log in ``conn``, aggregated by PostgreSQL (UTC days)."""
-    sql = (
-        "SELECT (ts AT TIME ZONE 'UTC')::date, policy_version, action, granted, count(*)"
-        " FROM consentkit_log"
-    )
-    params: tuple[datetime, ...] = ()
-    if since is not None:
-        sql += " WHERE ts >= %s"
-        params = (since,)
-    sql += " GROUP BY 1, 2, 3, 4"
+    params: tuple[datetime, ...] = () if since is None else (since, since)
+    sql = day_stats_query("(ts AT TIME ZONE 'UTC')::date", "%s" if params else None)
     with conn.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
@@ -178,6 +224,19 @@ class PostgresConsentLog(BatchWriterLog):
     def _close_connection(self, conn: Any) -> None:
         with contextlib.suppress(Exception):
             conn.close()
+
+    def _stored_decisions(self, conn: Any, decision_ids: list[str]) -> dict[str, ConsentRecord]:
+        from consentkit.log.read import RECORD_COLUMNS, record_from_row
+
+        with conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {RECORD_COLUMNS} FROM consentkit_log WHERE decision_id = ANY(%s)",
+                (decision_ids,),
+            )
+            rows = cur.fetchall()
+        conn.rollback()
+        records = (record_from_row(row)[1] for row in rows)
+        return {str(r.decision_id): r for r in records}
 
     def _read_head(self, conn: Any, chain_id: str) -> tuple[int, str] | None:
         with conn.cursor() as cur:
@@ -230,5 +289,6 @@ def _row(r: ConsentRecord) -> tuple[Any, ...]:
         datetime.fromisoformat(r.timestamp).astimezone(timezone.utc), r.action,
         json.dumps(list(r.granted)), json.dumps(list(r.denied)), r.policy_version,
         r.declaration_hash, r.language, r.surface, r.path, r.ip, r.user_agent, r.gpc,
-        r.key_id, r.prev_mac, r.mac,
+        r.key_id, r.prev_mac, r.mac, r.decision_id, r.site_host,
+        datetime.fromisoformat(r.expires_at) if r.expires_at else None,
     )  # fmt: skip

@@ -2,6 +2,17 @@
 
 Records are streamed: an iterating cursor on SQLite, a server-side cursor on
 PostgreSQL, so memory stays flat however long the log is.
+
+A reader opened for reading (the default) never writes: it never creates,
+migrates or changes the log, and it works on a copy the auditor cannot
+write. SQLite: read-only (``mode=ro``) first; when that cannot work (a
+WAL-mode file in a directory the reader cannot write, or a file owned by
+someone else) the file is opened ``immutable=1``, which reads only what has
+been checkpointed into the main file: transactions still in the ``-wal``
+file are not seen, and a warning says so. PostgreSQL: a read-only session,
+so a role with only SELECT is enough. A log with an older schema is read as
+far as it goes (fields it does not have yet are ``None``); one with a newer
+schema is refused with what to do.
 """
 
 from __future__ import annotations
@@ -20,15 +31,28 @@ from urllib.parse import quote
 
 from consentkit.errors import StorageError, StorageUnavailable
 from consentkit.log.base import DayStats
-from consentkit.log.record import ConsentRecord
-from consentkit.storage import parse_storage_url
+from consentkit.log.record import OPTIONAL_FIELDS, RECORD_FIELDS, ConsentRecord
+from consentkit.log.schema import SQLITE_MIGRATIONS
+from consentkit.storage import parse_storage_url, sqlite_read_only
 
-__all__ = ["Anchor", "Head", "LogReader", "PurgeResult", "open_reader"]
+__all__ = [
+    "RECORD_COLUMNS",
+    "Anchor",
+    "Head",
+    "LogReader",
+    "PurgeResult",
+    "open_reader",
+    "record_from_row",
+]
 
-_COLUMNS = (
+_BASE_COLUMNS = (
     "id, chain_id, seq, record_id, consent_id, ts, action, granted, denied, policy_version,"
     " declaration_hash, language, surface, path, ip, user_agent, gpc, key_id, prev_mac, mac"
 )
+#: The columns `record_from_row` reads, in order (schema version 3 and later).
+RECORD_COLUMNS = _BASE_COLUMNS + ", " + ", ".join(OPTIONAL_FIELDS)
+#: The schema version this consentkit writes (both backends have as many steps).
+SCHEMA_VERSION = len(SQLITE_MIGRATIONS)
 _BATCH = 2000
 
 
@@ -89,7 +113,8 @@ def _categories(stored: Any) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _record(row: Any) -> tuple[int, ConsentRecord]:
+def record_from_row(row: Any) -> tuple[int, ConsentRecord]:
+    """(storage id, record) from a row of `RECORD_COLUMNS`."""
     return int(row[0]), ConsentRecord(
         chain_id=row[1],
         seq=int(row[2]),
@@ -110,6 +135,9 @@ def _record(row: Any) -> tuple[int, ConsentRecord]:
         key_id=row[17],
         prev_mac=row[18],
         mac=row[19],
+        decision_id=row[20],
+        site_host=row[21],
+        expires_at=None if row[22] is None else _iso(row[22]),
     )
 
 
@@ -118,6 +146,38 @@ class LogReader(abc.ABC):
 
     #: The placeholder of the driver's parameter style.
     mark = "?"
+    #: The stored schema version, read when the reader opens.
+    schema_version = SCHEMA_VERSION
+    #: The SELECT list of a record for this log's schema version.
+    _columns = RECORD_COLUMNS
+    #: Whether the log has a purge anchor table (schema version 2 and later).
+    _has_anchors = True
+    #: Why what is read may be incomplete (for the command to print), or None.
+    warning: str | None = None
+
+    def _check_schema(self, version: int, where: str) -> None:
+        """Refuse a newer schema; fit the queries to an older one (never migrate).
+
+        What an older log lacks is found by looking, not by version number:
+        a missing optional column reads as NULL, a missing anchor table as no
+        anchors.
+        """
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"the consent log in {where} has schema version {version}, newer than this"
+                f" consentkit reads ({SCHEMA_VERSION}): upgrade consentkit to read it"
+            )
+        self.schema_version = version
+        if version == SCHEMA_VERSION:
+            return
+        present = self._column_names("consentkit_log")
+        optional = [name if name in present else "NULL" for name in OPTIONAL_FIELDS]
+        self._columns = _BASE_COLUMNS + ", " + ", ".join(optional)
+        self._has_anchors = bool(self._column_names("consentkit_log_anchors"))
+
+    @abc.abstractmethod
+    def _column_names(self, table: str) -> set[str]:
+        """The columns of ``table`` (empty when there is no such table)."""
 
     def __enter__(self) -> LogReader:
         return self
@@ -162,6 +222,13 @@ class LogReader(abc.ABC):
         consent_id: str | None = None,
     ) -> Iterator[ConsentRecord]:
         """Records in time order (then storage order), filtered."""
+        sql, params = self._records_query(since, until, consent_id)
+        for row in self._stream(sql, params):
+            yield record_from_row(row)[1]
+
+    def _records_query(
+        self, since: datetime | None, until: datetime | None, consent_id: str | None
+    ) -> tuple[str, tuple[Any, ...]]:
         where, params = [], []
         if since is not None:
             where.append(f"ts >= {self.mark}")
@@ -172,18 +239,73 @@ class LogReader(abc.ABC):
         if consent_id is not None:
             where.append(f"consent_id = {self.mark}")
             params.append(consent_id)
-        sql = f"SELECT {_COLUMNS} FROM consentkit_log"
+        sql = f"SELECT {self._columns} FROM consentkit_log"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY ts, id"
-        for row in self._stream(sql, tuple(params)):
-            yield _record(row)[1]
+        return sql + " ORDER BY ts, id", tuple(params)
+
+    def record_dicts(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        consent_id: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """What `records` yields, each as `ConsentRecord.as_dict` would give it.
+
+        The export's path: plain dicts straight from the rows, without a
+        record object per row, and each distinct stored category list parsed
+        once.
+        """
+        sql, params = self._records_query(since, until, consent_id)
+        # Category lists repeat: parse each distinct stored text once.
+        categories: dict[Any, list[str]] = {}
+
+        def keys(stored: Any) -> list[str]:
+            found = categories.get(stored)
+            if found is None:
+                found = list(_categories(stored))
+                if len(categories) < 4096:
+                    categories[stored] = found
+            return found
+
+        names = RECORD_FIELDS
+        convert_times = self.mark != "?"  # PostgreSQL gives datetimes, SQLite text
+        for row in self._stream(sql, params):
+            data = dict(zip(names, row[1:], strict=True))
+            granted, denied = categories.get(row[7]), categories.get(row[8])
+            data["granted"] = keys(row[7]) if granted is None else granted
+            data["denied"] = keys(row[8]) if denied is None else denied
+            data["gpc"] = bool(row[16])
+            if convert_times:
+                data["timestamp"] = _iso(row[5])
+                if row[22] is not None:
+                    data["expires_at"] = _iso(row[22])
+            yield data
 
     def chain_records(self) -> Iterator[tuple[int, ConsentRecord]]:
         """(storage id, record) of every record, chain by chain, in sequence order."""
-        sql = f"SELECT {_COLUMNS} FROM consentkit_log ORDER BY chain_id, seq, id"
+        sql = f"SELECT {self._columns} FROM consentkit_log ORDER BY chain_id, seq, id"
         for row in self._stream(sql):
-            yield _record(row)
+            yield record_from_row(row)
+
+    def declaration(self, declaration_hash: str) -> str | None:
+        """The stored body of the declaration with this exact hash, or None."""
+        rows = self._query(
+            f"SELECT body FROM consentkit_declarations WHERE hash = {self.mark}",
+            (declaration_hash,),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def declaration_hashes(self, prefix: str, limit: int = 10) -> list[str]:
+        """Stored declaration hashes that start with ``prefix`` (at most ``limit``)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._query(
+            "SELECT hash FROM consentkit_declarations"
+            f" WHERE hash LIKE {self.mark} ESCAPE '\\' ORDER BY hash LIMIT {int(limit)}",
+            (escaped + "%",),
+        )
+        return [str(row[0]) for row in rows]
 
     def chains(self) -> dict[str, str]:
         """Registered chains: chain id -> id of the key it was created with."""
@@ -193,6 +315,8 @@ class LogReader(abc.ABC):
 
     def anchors(self) -> dict[str, Anchor]:
         """Chains cut by a purge: chain id -> where verification starts."""
+        if not self._has_anchors:
+            return {}
         rows = self._query("SELECT chain_id, seq, mac, ts FROM consentkit_log_anchors")
         return {str(r[0]): Anchor(str(r[0]), int(r[1]), str(r[2]), _iso(r[3])) for r in rows}
 
@@ -228,21 +352,31 @@ class LogReader(abc.ABC):
 
 
 class SQLiteLogReader(LogReader):
-    """A consent log in a SQLite file."""
+    """A consent log in a SQLite file.
 
-    def __init__(self, path: str) -> None:
+    With ``write=False`` (the default) the file is opened read-only and never
+    changed; ``warning`` then says when what is read may be incomplete.
+    ``write=True`` (for ``purge``) opens it for writing and brings the schema
+    up to date first.
+    """
+
+    def __init__(self, path: str, *, write: bool = False) -> None:
         from consentkit.log.sqlite import migrate
 
+        self.warning = None
         if path == ":memory:" or not os.path.isfile(path):
             raise StorageUnavailable(f"there is no SQLite database at {path!r}")
         try:
-            self._conn = sqlite3.connect(
-                f"file:{quote(os.path.abspath(path))}?mode=rw",
-                uri=True,
-                isolation_level=None,
-                timeout=10.0,
-                check_same_thread=False,
-            )
+            if write:
+                self._conn = sqlite3.connect(
+                    f"file:{quote(os.path.abspath(path))}?mode=rw",
+                    uri=True,
+                    isolation_level=None,
+                    timeout=10.0,
+                    check_same_thread=False,
+                )
+            else:
+                self._conn, self.warning = sqlite_read_only(path)
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot open SQLite database {path!r}: {exc}") from None
         try:
@@ -251,13 +385,27 @@ class SQLiteLogReader(LogReader):
             ).fetchone()
             if row is None:
                 raise StorageError(f"there is no consent log in the SQLite database {path!r}")
-            migrate(self._conn)
+            if write:
+                migrate(self._conn)
+            self._check_schema(self._stored_version(), repr(path))
         except sqlite3.Error as exc:
             self._conn.close()
             raise StorageUnavailable(f"cannot read SQLite database {path!r}: {exc}") from None
         except BaseException:
             self._conn.close()
             raise
+
+    def _column_names(self, table: str) -> set[str]:
+        return {str(row[1]) for row in self._conn.execute(f"PRAGMA table_info({table})")}
+
+    def _stored_version(self) -> int:
+        try:
+            row = self._conn.execute(
+                "SELECT value FROM consentkit_meta WHERE key='schema_version'"
+            ).fetchone()
+        except sqlite3.OperationalError:  # no meta table: the very first schema
+            return 1
+        return int(row[0]) if row else 1
 
     def close(self) -> None:
         self._conn.close()
@@ -310,15 +458,39 @@ class SQLiteLogReader(LogReader):
 
 
 class PostgresLogReader(LogReader):
-    """A consent log in a PostgreSQL database."""
+    """A consent log in a PostgreSQL database.
+
+    With ``write=False`` (the default) the session is read-only: a role with
+    only SELECT on the consent log's tables can read it, and nothing is ever
+    created or migrated. ``write=True`` (for ``purge``) migrates first.
+    """
 
     mark = "%s"
 
-    def __init__(self, dsn: str) -> None:
-        from consentkit.log.postgres import connect
+    def __init__(self, dsn: str, *, write: bool = False) -> None:
+        from consentkit.log.postgres import connect, connect_read_only
 
-        self._conn = connect(dsn, create=False)
+        self.warning = None
+        self._conn = connect(dsn, create=False) if write else connect_read_only(dsn)
         self._cursors = 0
+        try:
+            self._check_schema(self._stored_version(), "this PostgreSQL database")
+        except BaseException:
+            self.close()
+            raise
+
+    def _column_names(self, table: str) -> set[str]:
+        rows = self._query(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s)"
+            " AND attnum > 0 AND NOT attisdropped",
+            (table,),
+        )
+        return {str(row[0]) for row in rows}
+
+    def _stored_version(self) -> int:
+        from consentkit.log.postgres import stored_schema_version
+
+        return stored_schema_version(self._conn)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -366,13 +538,15 @@ class PostgresLogReader(LogReader):
         return PurgeResult(deleted=deleted, chains=len(plan), remaining=int(row[0]))
 
 
-def open_reader(url: str) -> LogReader:
+def open_reader(url: str, *, write: bool = False) -> LogReader:
     """A reader of the consent log at storage ``url``.
 
-    Raises `StorageError` for a malformed URL or a database without a consent
-    log, and `StorageUnavailable` when the database cannot be reached.
+    Read-only unless ``write`` (only ``purge`` writes): it never creates,
+    migrates or changes the log. Raises `StorageError` for a malformed URL, a
+    database without a consent log or with a newer schema, and
+    `StorageUnavailable` when the database cannot be reached.
     """
     parsed = parse_storage_url(url)
     if parsed.scheme == "postgresql":
-        return PostgresLogReader(parsed.target)
-    return SQLiteLogReader(parsed.target)
+        return PostgresLogReader(parsed.target, write=write)
+    return SQLiteLogReader(parsed.target, write=write)

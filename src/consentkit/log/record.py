@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields
+from datetime import datetime, timedelta, timezone
 
-__all__ = ["ACTIONS", "RECORD_FIELDS", "ConsentRecord", "Decision"]
+__all__ = [
+    "ACTIONS",
+    "CHOICES",
+    "OPTIONAL_FIELDS",
+    "RECORD_FIELDS",
+    "ConsentRecord",
+    "Decision",
+    "decision_fields",
+]
 
 ACTIONS = ("accept_all", "reject_all", "custom", "withdraw", "gpc")
+#: The actions that are a visitor's choice (what acceptance rates count).
+CHOICES = ("accept_all", "reject_all", "custom")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +38,12 @@ class Decision:
     ip: str | None
     user_agent: str
     gpc: bool
+    #: The client's id for this decision (idempotency key), if it sent one.
+    decision_id: str | None = None
+    #: The site the decision was made on (the request's validated Host).
+    site_host: str | None = None
+    #: How long the choice stands, in seconds, from the decision time.
+    lifetime: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +53,11 @@ class ConsentRecord:
     ``mac`` is an HMAC, under the log key ``key_id``, of the record's
     canonical form, which includes ``prev_mac``: the MAC of the record
     before it in the same chain (empty for a chain's first record).
+
+    ``decision_id``, ``site_host`` and ``expires_at`` came with schema
+    version 3: a record made before has them ``None``, and a field that is
+    ``None`` is left out of the canonical form, so older records keep the
+    canonical bytes (and MACs) they were sealed with.
     """
 
     chain_id: str
@@ -57,10 +79,22 @@ class ConsentRecord:
     key_id: str
     prev_mac: str
     mac: str = ""
+    decision_id: str | None = None
+    site_host: str | None = None
+    #: When the choice stops counting (ISO 8601 UTC): the decision time plus
+    #: the consent lifetime; a withdrawal leaves nothing standing, so its own time.
+    expires_at: str | None = None
 
     def canonical(self) -> bytes:
-        """The bytes the MAC covers: every field but ``mac``, as sorted compact JSON."""
-        return canonical_json({name: getattr(self, name) for name in _CANONICAL_FIELDS})
+        """The bytes the MAC covers: every field but ``mac``, as sorted compact JSON.
+
+        An optional field (`OPTIONAL_FIELDS`) that is ``None`` is left out.
+        """
+        data = {name: getattr(self, name) for name in _CANONICAL_FIELDS}
+        for name in OPTIONAL_FIELDS:
+            if data[name] is None:
+                del data[name]
+        return canonical_json(data)
 
     def as_dict(self) -> dict[str, object]:
         """The record as plain JSON-ready data."""
@@ -73,9 +107,28 @@ class ConsentRecord:
 #: The names of a record's fields, in storage and export order.
 RECORD_FIELDS = tuple(f.name for f in fields(ConsentRecord))
 _CANONICAL_FIELDS = tuple(name for name in RECORD_FIELDS if name != "mac")
+#: Fields added after the first schema: left out of the canonical form when ``None``.
+OPTIONAL_FIELDS = ("decision_id", "site_host", "expires_at")
 _canonical_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_json(fields: dict[str, object]) -> bytes:
     """The canonical bytes of a record's fields (all but ``mac``): sorted, compact JSON."""
     return _canonical_encoder.encode(fields).encode()
+
+
+def decision_fields(decision: Decision, now: datetime) -> dict[str, object]:
+    """The optional fields a record sealed now at ``now`` gets from ``decision``.
+
+    Only the fields with a value: an absent one stays out of the canonical form.
+    """
+    fields: dict[str, object] = {}
+    if decision.decision_id is not None:
+        fields["decision_id"] = decision.decision_id
+    if decision.site_host is not None:
+        fields["site_host"] = decision.site_host
+    if decision.lifetime is not None:
+        lifetime = 0 if decision.action == "withdraw" else decision.lifetime
+        expires = now.astimezone(timezone.utc) + timedelta(seconds=lifetime)
+        fields["expires_at"] = expires.isoformat(timespec="microseconds")
+    return fields

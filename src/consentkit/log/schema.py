@@ -11,6 +11,10 @@ __all__ = ["POSTGRES_MIGRATIONS", "SQLITE_MIGRATIONS"]
 # Migration 2 (both backends): where a purge cut a chain. Verification of a
 # chain starts after its anchor: record ``seq`` (whose MAC was ``mac``) and
 # everything before it were deleted on purpose.
+#
+# Migration 3 (both backends): each record's decision id (the client's
+# idempotency key: unique, so a retried decision is stored once), the site's
+# host and when the consent expires. Older records keep NULL in all three.
 
 SQLITE_MIGRATIONS: list[list[str]] = [
     [
@@ -58,6 +62,13 @@ SQLITE_MIGRATIONS: list[list[str]] = [
             ts TEXT NOT NULL,
             purged_at TEXT NOT NULL
         )""",
+    ],
+    # Record fields an auditor expects, and idempotent decisions (see below).
+    [
+        "ALTER TABLE consentkit_log ADD COLUMN decision_id TEXT",
+        "ALTER TABLE consentkit_log ADD COLUMN site_host TEXT",
+        "ALTER TABLE consentkit_log ADD COLUMN expires_at TEXT",
+        "CREATE UNIQUE INDEX consentkit_log_decision ON consentkit_log (decision_id)",
     ],
 ]
 
@@ -107,5 +118,11 @@ POSTGRES_MIGRATIONS: list[list[str]] = [
             ts TIMESTAMPTZ NOT NULL,
             purged_at TIMESTAMPTZ NOT NULL
         )""",
+    ],
+    [
+        "ALTER TABLE consentkit_log ADD COLUMN decision_id TEXT",
+        "ALTER TABLE consentkit_log ADD COLUMN site_host TEXT",
+        "ALTER TABLE consentkit_log ADD COLUMN expires_at TIMESTAMPTZ",
+        "CREATE UNIQUE INDEX consentkit_log_decision ON consentkit_log (decision_id)",
     ],
 ]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from consentkit.log.base import DayStats, fold_day_stats
+from consentkit.log.base import DayStats, day_stats_query, fold_day_stats
 from consentkit.log.chain import LogKey
 from consentkit.log.record import ConsentRecord
 from consentkit.log.schema import SQLITE_MIGRATIONS
@@ -23,9 +23,9 @@ __all__ = ["SQLiteConsentLog", "connect", "migrate", "sqlite_day_stats"]
 _INSERT_HEAD = (
     "INSERT INTO consentkit_log (chain_id, seq, record_id, consent_id, ts, action, granted,"
     " denied, policy_version, declaration_hash, language, surface, path, ip, user_agent, gpc,"
-    " key_id, prev_mac, mac) VALUES "
+    " key_id, prev_mac, mac, decision_id, site_host, expires_at) VALUES "
 )
-_VALUES = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_VALUES = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _INSERT = _INSERT_HEAD + _VALUES
 
 
@@ -111,6 +111,19 @@ class SQLiteConsentLog(BatchWriterLog):
         with contextlib.suppress(sqlite3.Error):
             conn.close()
 
+    def _stored_decisions(
+        self, conn: sqlite3.Connection, decision_ids: list[str]
+    ) -> dict[str, ConsentRecord]:
+        from consentkit.log.read import RECORD_COLUMNS, record_from_row
+
+        marks = ",".join("?" * len(decision_ids))
+        rows = conn.execute(
+            f"SELECT {RECORD_COLUMNS} FROM consentkit_log WHERE decision_id IN ({marks})",
+            decision_ids,
+        ).fetchall()
+        records = (record_from_row(row)[1] for row in rows)
+        return {str(r.decision_id): r for r in records}
+
     def _read_head(self, conn: sqlite3.Connection, chain_id: str) -> tuple[int, str] | None:
         row = conn.execute(
             "SELECT seq, mac FROM consentkit_log WHERE chain_id = ? ORDER BY seq DESC LIMIT 1",
@@ -167,16 +180,14 @@ def _row(r: ConsentRecord) -> tuple[Any, ...]:
         r.chain_id, r.seq, r.record_id, r.consent_id, r.timestamp, r.action,
         json.dumps(list(r.granted)), json.dumps(list(r.denied)), r.policy_version,
         r.declaration_hash, r.language, r.surface, r.path, r.ip, r.user_agent, int(r.gpc),
-        r.key_id, r.prev_mac, r.mac,
+        r.key_id, r.prev_mac, r.mac, r.decision_id, r.site_host, r.expires_at,
     )  # fmt: skip
 
 
 def sqlite_day_stats(conn: sqlite3.Connection, since: datetime | None) -> list[DayStats]:
     """`DayStats` from the log in ``conn``, aggregated by SQLite."""
-    sql = "SELECT substr(ts, 1, 10), policy_version, action, granted, count(*) FROM consentkit_log"
     params: tuple[str, ...] = ()
     if since is not None:
-        sql += " WHERE ts >= ?"
-        params = (since.astimezone(timezone.utc).isoformat(timespec="microseconds"),)
-    sql += " GROUP BY 1, 2, 3, 4"
+        params = (since.astimezone(timezone.utc).isoformat(timespec="microseconds"),) * 2
+    sql = day_stats_query("substr(ts, 1, 10)", "?" if params else None)
     return fold_day_stats(conn.execute(sql, params))

@@ -6,6 +6,11 @@ that queued up while the previous transaction was committing and writes them
 in one transaction (group commit); each caller is answered only once its own
 transaction has committed, or gets `StorageUnavailable`.
 
+A decision that carries a decision id (the client's idempotency key) is
+stored once: when a record with that id is stored already (a retry after a
+lost confirmation), or the same id comes twice in one batch, the caller gets
+the stored record and nothing new is written.
+
 After any failure the chain's head is read back from the database before the
 next write: a commit whose answer was lost may have landed, and the chain
 must continue after what is really stored, never fork. A write that fails on
@@ -62,8 +67,12 @@ class BatchWriterLog(ConsentLog):
         self._resync = False
         #: (connected, commit sent) for the write in progress
         self._attempt = (False, False)
-        #: the records and declarations of the write in progress
-        self._pending: tuple[list[ConsentRecord], dict[str, str]] = ([], {})
+        #: the new records, declarations and answers of the write in progress
+        self._pending: tuple[list[ConsentRecord], dict[str, str], list[ConsentRecord]] = (
+            [],
+            {},
+            [],
+        )
         self._lock = threading.Lock()
 
     # What a store provides (all called on the writer thread).
@@ -90,6 +99,10 @@ class BatchWriterLog(ConsentLog):
         now: datetime,
     ) -> None:
         """Write ``records`` (and new declarations, and the chain) in one transaction."""
+
+    def _stored_decisions(self, conn: Any, decision_ids: list[str]) -> dict[str, ConsentRecord]:
+        """The stored records of these decision ids (those that are stored)."""
+        return {}
 
     def _committing(self) -> None:
         """Called by `_commit` just before COMMIT: from here a failure is ambiguous."""
@@ -184,11 +197,11 @@ class BatchWriterLog(ConsentLog):
                 raise  # could not even connect: the storage is down
         self._conn = self._connect()
         head = self._read_head(self._conn, self.chain.chain_id)
-        pending, declarations = self._pending
+        pending, declarations, answers = self._pending
         if sent and pending and head == (pending[-1].seq, pending[-1].mac):
             self._resync = False
             self._committed(pending, declarations)
-            return pending
+            return answers
         return self._write_once(decisions)
 
     def _write_once(self, decisions: list[Decision]) -> list[ConsentRecord]:
@@ -202,23 +215,51 @@ class BatchWriterLog(ConsentLog):
                 self.chain.seq, self.chain.last_mac = head
             self._chain_stored = head is not None
             self._resync = False
+        fresh, slots = self._unstored(decisions)
         now = datetime.fromtimestamp(self._clock(), timezone.utc)
-        records = self.chain.seal_batch(decisions, now)
+        records = self.chain.seal_batch(fresh, now)
+        answers = [records[slot] if isinstance(slot, int) else slot for slot in slots]
+        if not records:
+            return answers
         declarations = {
             d.declaration_hash: d.declaration_json
-            for d in decisions
+            for d in fresh
             if d.declaration_hash not in self._known_declarations
         }
-        self._pending = (records, declarations)
+        self._pending = (records, declarations, answers)
         self._commit(self._conn, records, declarations, not self._chain_stored, now)
         self._committed(records, declarations)
-        return records
+        return answers
+
+    def _unstored(
+        self, decisions: list[Decision]
+    ) -> tuple[list[Decision], list[ConsentRecord | int]]:
+        # The decisions to write, and for each decision of the batch either its
+        # stored record or the index of its own (or its twin's) new record.
+        ids = [d.decision_id for d in decisions if d.decision_id is not None]
+        stored = self._stored_decisions(self._conn, ids) if ids else {}
+        fresh: list[Decision] = []
+        slots: list[ConsentRecord | int] = []
+        first: dict[str, int] = {}
+        for decision in decisions:
+            key = decision.decision_id
+            if key is not None:
+                if key in stored:
+                    slots.append(stored[key])
+                    continue
+                if key in first:
+                    slots.append(first[key])
+                    continue
+                first[key] = len(fresh)
+            slots.append(len(fresh))
+            fresh.append(decision)
+        return fresh, slots
 
     def _committed(self, records: list[ConsentRecord], declarations: dict[str, str]) -> None:
         self.chain.advance(records)
         self._chain_stored = True
         self._known_declarations.update(declarations)
-        self._pending = ([], {})
+        self._pending = ([], {}, [])
 
 
 def _answer(batch: list[_Item], outcome: list[ConsentRecord] | BaseException) -> None:

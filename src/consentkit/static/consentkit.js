@@ -56,10 +56,11 @@
     body: body && JSON.stringify(body),
   }).then((r) => { if (!r.ok) throw new Error('consentkit: ' + r.status); return r.json(); });
 
-  const decide = (action, categories, surface) =>
-    api(action === 'custom' ? { action, categories, surface } : { action, surface }).then(apply);
+  const rid = () => Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => 1e10 + n).join('');
+  const decide = (action, categories, surface, decision_id = rid()) =>
+    api({ action, categories: action === 'custom' ? categories : undefined, surface, decision_id }).then(apply);
 
-  // A tiny element builder: h('p', {className: 'x'}, 'text', child).
+  // An element builder: h('p', {className: 'x'}, 'text', child).
   const h = (tag, props, ...kids) => {
     const e = d.createElement(tag);
     for (const k in props) if (k in e && !k.includes('-')) e[k] = props[k]; else e.setAttribute(k, props[k]);
@@ -122,7 +123,7 @@
       e.preventDefault();
       const chosen = {};
       for (const box of form.querySelectorAll('.ck-sw:enabled')) chosen[box.value] = box.checked;
-      decide(button.value, chosen, form.elements.surface.value).catch(() => {
+      decide(button.value, chosen, form.surface.value, form.decision_id?.value).catch(() => {
         form.dataset.native = '1';
         form.requestSubmit(button);
       });
