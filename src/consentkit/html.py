@@ -218,6 +218,10 @@ def new_decision_id() -> str:
     return secrets.token_hex(16)
 
 
+def _decision_id() -> bytes:
+    return secrets.token_hex(16).encode()
+
+
 class Renderer:
     """Renders the banner fragment and the privacy page for every configured language."""
 
@@ -320,7 +324,7 @@ class Renderer:
             return tags
         next_attr = _attr(next_path).encode()
         banner = b"".join(
-            part if not index % 2 else next_attr if part == _NEXT_MARK else new_decision_id().encode()
+            part if not index % 2 else next_attr if part == _NEXT_MARK else _decision_id()
             for index, part in enumerate(self._language(lang).banner)
         )
         if csp and not _csp_allows_inline_style(csp, nonce):

@@ -9,7 +9,6 @@
   let granted = new Set(words(ds.granted)), decl, dlg, opener;
 
   // Google Consent Mode v2: the default goes first, then the visitor's choice.
-  // Load gtag.js as <script type="text/plain" data-consent="necessary"> to run it after this.
   const gcm = ds.gcm && JSON.parse(ds.gcm);
   const consentMode = (has) => {
     const out = {};
@@ -52,7 +51,7 @@
   const api = (body) => fetch(prefix, {
     method: body ? 'POST' : 'GET',
     credentials: 'same-origin',
-    headers: body ? { 'Content-Type': 'application/json', Accept: 'application/json' } : { Accept: 'application/json' },
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
     body: body && JSON.stringify(body),
   }).then((r) => { if (!r.ok) throw new Error('consentkit: ' + r.status); return r.json(); });
 
@@ -60,7 +59,6 @@
   const decide = (action, categories, surface, decision_id = rid()) =>
     api({ action, categories: action === 'custom' ? categories : undefined, surface, decision_id }).then(apply);
 
-  // An element builder: h('p', {className: 'x'}, 'text', child).
   const h = (tag, props, ...kids) => {
     const e = d.createElement(tag);
     for (const k in props) if (k in e && !k.includes('-')) e[k] = props[k]; else e.setAttribute(k, props[k]);
