@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,7 +121,8 @@ def test_evidence_bundle_and_manifest(leaky_scan: Scan) -> None:
     assert meta["arguments"]["scan_config"] == "tests.scan.site:LEAKY_CONFIG"
     html = (out / "report.html").read_text()
     assert "tk_uid" in html and "data:image/png;base64," in html
-    assert "<script" not in html and "http" not in html.split("<body>")[0]
+    assert "<script" not in html and "<link" not in html  # self-contained
+    assert not re.search(r"(src|href)=['\"]https?:", html)
     draft = (out / "declaration.py").read_text()
     assert "chat_widget_state" in draft and "Category(" in draft
 

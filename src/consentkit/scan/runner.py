@@ -419,7 +419,10 @@ async def _decide(
         else:
             await banner.locator("details summary").click()
             for key in optional:
-                await banner.locator(f"#ck-b-{key}").set_checked(key in granted, force=True)
+                # The switches are styled; set them as the form will read them.
+                await banner.locator(f"#ck-b-{key}").evaluate(
+                    "(box, on) => { box.checked = on; }", key in granted
+                )
             await banner.locator("button[value=custom]").click()
         await banner.wait_for(state="hidden", timeout=options.timeout * 1000)
     except Exception as exc:
