@@ -647,7 +647,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
-
 def audit_findings(report: AuditReport) -> list[Finding]:
     """The report in the findings model `consentkit scan` shares (`consentkit.findings`)."""
     found: list[Finding] = []

@@ -55,7 +55,9 @@ FRAME = """<!doctype html><html><body><p>widget</p>
 <script>indexedDB.open("tk_db");</script></body></html>"""
 
 
-def build_site(*, leaky: bool, storage: str, secret: str | None = None) -> tuple[Any, ConsentConfig]:
+def build_site(
+    *, leaky: bool, storage: str, secret: str | None = None
+) -> tuple[Any, ConsentConfig]:
     """The fixture site (wrapped by ConsentMiddleware) and its configuration."""
 
     async def page(request: Request) -> Response:

@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 from consentkit.findings import schema
-from tests.scan.conftest import CHROMIUM, Scan, Site, browser_args, run_scan
+from tests.scan.conftest import CHROMIUM, Scan, Site, run_scan
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def test_script_set_analytics_cookie_leaks_before_consent(leaky_scan: Scan, leaky_site: Site) -> None:
+def test_script_set_analytics_cookie_leaks_before_consent(
+    leaky_scan: Scan, leaky_site: Site
+) -> None:
     assert leaky_scan.status == 1
     leak = leaky_scan.findings("leak")[("cookie", "_ga")]
     assert leak["category"] == "analytics"

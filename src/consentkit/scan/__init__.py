@@ -17,4 +17,12 @@ from consentkit.scan.cli import register
 from consentkit.scan.report import ScanReport, build_report
 from consentkit.scan.runner import ScanError, ScanOptions, ScanResult, run_scan
 
-__all__ = ["ScanError", "ScanOptions", "ScanReport", "ScanResult", "build_report", "register", "run_scan"]
+__all__ = [
+    "ScanError",
+    "ScanOptions",
+    "ScanReport",
+    "ScanResult",
+    "build_report",
+    "register",
+    "run_scan",
+]

@@ -285,9 +285,9 @@ class Recorder:
                     if frame:
                         sighting.frames.add(strip_query(frame))
                     sighting.sources.add(source)
-        for frame in page.frames:
+        for each in page.frames:
             try:
-                found = await frame.evaluate(_STORAGE_JS)
+                found = await each.evaluate(_STORAGE_JS)
             except Exception:  # a detached or sandboxed frame
                 continue
             origin = str(found.get("origin") or "")
@@ -299,7 +299,7 @@ class Recorder:
                 ("indexeddb", "idb"),
             ):
                 for name in found.get(key) or ():
-                    self.add(item, str(name), origin, frame=frame.url, present=True)
+                    self.add(item, str(name), origin, frame=each.url, present=True)
 
 
 _STORAGE_JS = """async () => {

@@ -16,6 +16,7 @@ In this order, the first that answers wins:
 from __future__ import annotations
 
 import csv
+import io
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
@@ -120,8 +121,7 @@ def _domains(text: str) -> tuple[str, ...]:
 def load_open_cookie_database() -> tuple[OcdEntry, ...]:
     """The shipped Open Cookie Database, parsed once per process (read-only)."""
     path = resources.files("consentkit.scan").joinpath("data/open-cookie-database.csv")
-    with path.open("r", encoding="utf-8", newline="") as file:
-        rows = list(csv.DictReader(file))
+    rows = list(csv.DictReader(io.StringIO(path.read_text("utf-8"), newline="")))
     return tuple(
         OcdEntry(
             name=row["Cookie / Data Key name"].strip(),

@@ -103,7 +103,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also exit 1 for these finding kinds: undeclared,stale,misfiled",
     )
     parser.add_argument("--allow-host", dest="allow_hosts", action="append", default=[],
-                        metavar="HOST", help="a host that may be used before consent (a CDN)")  # fmt: skip
+                        metavar="HOST", help="a host allowed before consent (a CDN)")  # fmt: skip
     parser.add_argument("--prefix", default="/consent",
                         help="the site's consent endpoint when --config is not given")  # fmt: skip
     parser.add_argument("--browser-path", metavar="PATH", help="the Chromium to drive")
@@ -194,8 +194,7 @@ def run(args: argparse.Namespace) -> int:
         import playwright  # noqa: F401
     except ImportError:
         return _usage(
-            "the scanner needs Playwright: install the 'scan' extra, "
-            "pip install 'consentkit[scan]'"
+            "the scanner needs Playwright: install the 'scan' extra, pip install 'consentkit[scan]'"
         )
     if bool(args.urls) == bool(args.app):
         return _usage("name the site: either URL ... or --app MODULE:APP")
@@ -297,4 +296,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     status: int = args.func(args)
     return status
-

@@ -73,8 +73,10 @@ def normalise_url(url: str) -> str:
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     port = parts.port
-    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else (
-        f"{host}:{port}"
+    netloc = (
+        host
+        if port is None or (scheme, port) in (("http", 80), ("https", 443))
+        else (f"{host}:{port}")
     )
     query = sorted(
         (k, v)
@@ -150,9 +152,9 @@ async def crawl(fetch: Fetch, starts: Sequence[str], limits: CrawlLimits) -> Cra
         if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() != host:
             return "another site" if not explicit else None
         path = page_path(url)
-        if any(parts.path == p.rstrip("/") or parts.path.startswith(p) for p in (
-            limits.skip_prefixes
-        )):
+        if any(
+            parts.path == p.rstrip("/") or parts.path.startswith(p) for p in (limits.skip_prefixes)
+        ):
             return "consent endpoint"
         if parts.path.lower().endswith(_SKIP_SUFFIXES):
             return "not a page"

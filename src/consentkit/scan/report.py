@@ -214,10 +214,11 @@ def _findings(result: ScanResult, items: list[Item], classifier: Classifier) -> 
                     kept.append(state)
             else:
                 leaks.append(state)
+        what = f"{label} {item.name!r} ({category})"
         for kind, states, text in (
-            ("leak", leaks, f"{label} {item.name!r} ({category}) without consent to it"),
-            ("not_removed", kept, f"{label} {item.name!r} ({category}) still there after withdrawal"),
-        ):  # fmt: skip
+            ("leak", leaks, f"{what} without consent to it"),
+            ("not_removed", kept, f"{what} still there after withdrawal"),
+        ):
             if states:
                 findings.append(_finding(kind, item, states, text))
         if item.item in STORED and item.classification.source not in ("declaration", "allow-list"):
@@ -243,8 +244,8 @@ def _findings(result: ScanResult, items: list[Item], classifier: Classifier) -> 
                     )
                 )
     seen_names = [i.name for i in items if i.item in STORED]
-    for category in result.categories:
-        for name in category.names:
+    for declared in result.categories:
+        for name in declared.names:
             if name.endswith("*"):
                 found = any(seen.startswith(name[:-1]) for seen in seen_names)
             else:
@@ -255,9 +256,9 @@ def _findings(result: ScanResult, items: list[Item], classifier: Classifier) -> 
                         "stale",
                         "cookie",
                         name,
-                        category.key,
-                        Classification(category.key, "declaration", "high", category.required),
-                        f"{name!r} is declared in {category.key!r} but was never seen",
+                        declared.key,
+                        Classification(declared.key, "declaration", "high", declared.required),
+                        f"{name!r} is declared in {declared.key!r} but was never seen",
                     )
                 )
     return findings
@@ -424,9 +425,7 @@ def draft_declaration(report: ScanReport) -> str:
                 lines.append(f"                provider={_literal(provider)},")
             lines.append(f"                purpose={_literal(purpose)},")
             lines.append(f"                duration={_literal(_duration(item))},")
-            lines.append(
-                f"            ),  # {what} on {item.domain}, {item.classification.source}"
-            )
+            lines.append(f"            ),  # {what} on {item.domain}, {item.classification.source}")
         lines.append("        ],")
         lines.append("    ),")
     lines.append("]")

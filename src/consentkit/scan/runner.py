@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from consentkit.scan.browser import (
@@ -25,6 +25,7 @@ from consentkit.scan.classify import DeclaredCategory
 from consentkit.scan.crawl import CrawlLimits, CrawlResult, Fetched, crawl, page_path
 
 if TYPE_CHECKING:
+    from playwright._impl._api_structures import SetCookieParam
     from playwright.async_api import BrowserContext, Page, Playwright
 
     from consentkit.config import ConsentConfig
@@ -49,7 +50,10 @@ class Visitor:
     def states(self) -> list[tuple[str, frozenset[str]]]:
         """The states it is recorded in, each with the optional categories granted then."""
         if self.withdraw:
-            return [(f"{self.name}_accepted", self.granted), (f"{self.name}_withdrawn", frozenset())]
+            return [
+                (f"{self.name}_accepted", self.granted),
+                (f"{self.name}_withdrawn", frozenset()),
+            ]
         return [(self.name, self.granted)]
 
 
@@ -221,9 +225,13 @@ async def run_scan(options: ScanOptions) -> ScanResult:
             async def fetch(url: str) -> Fetched:
                 response = await api.get(url, timeout=options.timeout * 1000, max_redirects=10)
                 content_type = response.headers.get("content-type", "")
-                text = await response.text() if "xml" in content_type or "html" in content_type or (
-                    url.endswith((".txt", ".xml"))
-                ) else ""
+                text = (
+                    await response.text()
+                    if "xml" in content_type
+                    or "html" in content_type
+                    or (url.endswith((".txt", ".xml")))
+                    else ""
+                )
                 return Fetched(response.url, response.status, content_type, text)
 
             try:
@@ -245,9 +253,11 @@ async def run_scan(options: ScanOptions) -> ScanResult:
         finally:
             await api.dispose()
 
-        visitors = visitors_for(categories) if categories else [
-            Visitor("undecided", frozenset(), decided=False, description="has not decided")
-        ]
+        visitors = (
+            visitors_for(categories)
+            if categories
+            else [Visitor("undecided", frozenset(), decided=False, description="has not decided")]
+        )
         result = ScanResult(
             target=origin,
             pages=[page_path(url) for url in crawled.pages],
@@ -405,7 +415,9 @@ async def _decide(
     """Put the visitor in its consent state: write the cookie, or click the banner."""
     config = options.config
     if config is not None:
-        await context.add_cookies([_consent_cookie(config, granted, first_page)])
+        await context.add_cookies(
+            [cast("SetCookieParam", _consent_cookie(config, granted, first_page))]
+        )
         return
     await page.goto(first_page, wait_until="load", timeout=options.timeout * 1000)
     banner = page.locator("#consentkit-banner")
@@ -503,6 +515,8 @@ async def _load_storage_state(context: BrowserContext, path: Path) -> None:
         state = json.loads(path.read_text("utf-8"))
         cookies = state["cookies"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ScanError(f"--storage-state {str(path)!r}: not a Playwright storage state ({exc})")
+        raise ScanError(
+            f"--storage-state {str(path)!r}: not a Playwright storage state ({exc})"
+        ) from None
     if cookies:
-        await context.add_cookies(cookies)
+        await context.add_cookies(cast("list[SetCookieParam]", cookies))
