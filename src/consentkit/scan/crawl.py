@@ -201,6 +201,12 @@ async def crawl(fetch: Fetch, starts: Sequence[str], limits: CrawlLimits) -> Cra
             result.errors.append({"url": page_path(url), "error": str(exc).splitlines()[0]})
             continue
         final = normalise_url(answer.url)
+        if final != url:
+            reason = allowed(final, depth, explicit)
+            if reason is not None:
+                if reason != "another site":
+                    result.skipped.append({"url": page_path(final), "reason": reason})
+                continue
         if answer.status >= 400:
             result.errors.append({"url": page_path(url), "error": f"HTTP {answer.status}"})
             continue
