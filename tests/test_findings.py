@@ -54,7 +54,7 @@ def test_audit_json_uses_the_shared_model(tmp_path: Path, spec: str, kinds: set[
     assert {f["kind"] for f in report["findings"]} == kinds
     assert report["ok"] is (code == 0)
     # The audit's own sections are still there, unchanged.
-    assert len(report["leaks"]) == sum(len(f["visitors"]) for f in report["findings"]
-                                       if f["kind"] == "leak" and f["item"] == "cookie")  # fmt: skip
+    cookie_leaks = [f for f in report["findings"] if f["kind"] == "leak" and f["item"] == "cookie"]
+    assert len(report["leaks"]) == sum(len(f["visitors"]) for f in cookie_leaks)
     embeds = [f for f in report["findings"] if f["item"] == "embed"]
     assert [e["name"] for e in embeds] == sorted(e["src"] for e in report["ungated_embeds"])

@@ -17,8 +17,19 @@ def html(*links: str, canonical: str | None = None) -> str:
 
 
 SITE: dict[str, tuple[int, str, str]] = {
-    "/": (200, "text/html", html("/a", "/b?utm_source=x", "/b", "http://other.example/x",
-                                  "/consent/prefs", "/file.pdf", "/c#frag")),  # fmt: skip
+    "/": (
+        200,
+        "text/html",
+        html(
+            "/a",
+            "/b?utm_source=x",
+            "/b",
+            "http://other.example/x",
+            "/consent/prefs",
+            "/file.pdf",
+            "/c#frag",
+        ),
+    ),
     "/a": (200, "text/html", html("/a/deep", "/", "/redirect")),
     "/b": (200, "text/html", html("/b?z=1&a=2")),
     "/b?a=2&z=1": (200, "text/html", html()),
@@ -87,7 +98,10 @@ def test_normalise_url() -> None:
 
 
 def test_a_sitemap_with_entities_is_not_read() -> None:
-    bomb = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><urlset><url><loc>&a;</loc></url></urlset>'
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>'
+        "<urlset><url><loc>&a;</loc></url></urlset>"
+    )
 
     async def fetch_bomb(url: str) -> Fetched:
         if url.endswith("/sitemap.xml"):
