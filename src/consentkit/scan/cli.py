@@ -88,9 +88,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--timeout", type=_seconds, default=20.0, help="seconds per page")
     parser.add_argument(
-        "--settle", type=_seconds, default=0.5, help="seconds to wait after load (default 0.5)"
+        "--settle", type=_seconds, default=0.3, help="seconds to wait after load (default 0.3)"
     )
-    parser.add_argument("--jobs", type=_count, default=3, help="visitors at once (default 3)")
+    parser.add_argument("--jobs", type=_count, default=4, help="visitors at once (default 4)")
     parser.add_argument(
         "--format", dest="output_format", choices=("table", "json", "html"), default="table"
     )

@@ -92,9 +92,9 @@ class ScanOptions:
     #: Seconds a page may take to load.
     timeout: float = 20.0
     #: Seconds to wait after ``load`` for late scripts, beacons and timers.
-    settle: float = 0.5
+    settle: float = 0.3
     #: Visitors scanned at the same time.
-    jobs: int = 3
+    jobs: int = 4
     browser_path: str | None = None
     browser_args: Sequence[str] = ()
     user_agent: str | None = None
