@@ -15,19 +15,18 @@ import argparse
 import asyncio
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from consentkit.scan.cli import serve_app
+from consentkit.scan.crawl import CrawlLimits
+from consentkit.scan.report import build_report
+from consentkit.scan.runner import ScanOptions, run_scan
 
-from consentkit.scan.cli import serve_app  # noqa: E402
-from consentkit.scan.crawl import CrawlLimits  # noqa: E402
-from consentkit.scan.report import build_report  # noqa: E402
-from consentkit.scan.runner import ScanOptions, run_scan  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def tree_pss(root: int) -> int:
     """Proportional set size (shared pages split between sharers) of ``root`` and all its
