@@ -56,6 +56,7 @@ class Site:
     url: str
     port: int
     config: str
+    secret: str
 
 
 @pytest.fixture(scope="session")
@@ -73,12 +74,11 @@ def clean_site(scan_tools: None, tmp_path_factory: pytest.TempPathFactory) -> It
 def _serve(leaky: bool, factory: pytest.TempPathFactory) -> Iterator[Site]:
     name = "LEAKY_CONFIG" if leaky else "CLEAN_CONFIG"
     db = factory.mktemp(name.lower().replace("_", "-")) / "consent.db"
-    app, config = fixture_site.build_site(
-        leaky=leaky, storage=f"sqlite:///{db}", secret=secrets.token_urlsafe(32)
-    )
+    secret = secrets.token_urlsafe(32)
+    app, config = fixture_site.build_site(leaky=leaky, storage=f"sqlite:///{db}", secret=secret)
     setattr(fixture_site, name, config)
     with serve(app) as url:
-        yield Site(url, int(url.rsplit(":", 1)[1]), f"tests.scan.site:{name}")
+        yield Site(url, int(url.rsplit(":", 1)[1]), f"tests.scan.site:{name}", secret)
     delattr(fixture_site, name)
 
 

@@ -158,6 +158,24 @@ def test_banner_clicking_without_config(clean_site: Site, scan_site: Callable[..
     }  # fmt: skip
 
 
+def test_secret_key_without_config_writes_the_cookie(
+    clean_site: Site, scan_site: Callable[..., Scan], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CONSENTKIT_SECRET_KEYS", raising=False)
+    keyed = scan_site(clean_site, "--format", "json", "--secret-key", clean_site.secret,
+                      config=False)  # fmt: skip
+    assert keyed.status == 0, keyed.output
+    items = {(i["item"], i["name"]): i for i in keyed.report["items"]}
+    assert set(items[("cookie", "_ga")]["visitors"]) == {
+        "accept_all", "only_analytics", "withdrawal_accepted"
+    }  # fmt: skip
+    # A wrong key gives an undecided visitor: its "accept all" grants nothing.
+    wrong = scan_site(clean_site, "--format", "json", "--secret-key", "w" * 40, config=False)
+    wrong_items = {(i["item"], i["name"]): i for i in wrong.report["items"]}
+    assert ("cookie", "_ga") not in wrong_items or "accept_all" not in wrong_items[
+        ("cookie", "_ga")]["visitors"]  # fmt: skip
+
+
 def test_two_scans_give_the_same_report(leaky_site: Site, scan_site: Callable[..., Scan]) -> None:
     first = scan_site(leaky_site, "--format", "json")
     second = scan_site(leaky_site, "--format", "json")

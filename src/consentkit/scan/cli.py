@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 import sys
 import threading
@@ -74,6 +75,17 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MODULE:ATTR",
         help="the site's ConsentConfig: the scanner writes each visitor's consent cookie",
     )
+    parser.add_argument(
+        "--secret-key",
+        dest="secret_keys",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="without --config: the site's secret key, so the scanner signs the consent cookie"
+        " (default: CONSENTKIT_SECRET_KEYS)",
+    )
+    parser.add_argument("--consent-cookie", default="consentkit", metavar="NAME",
+                        help="the consent cookie's name, with --secret-key")  # fmt: skip
     parser.add_argument("--pages", type=_count, default=50, help="at most N pages (default 50)")
     parser.add_argument("--depth", type=_count, default=5, help="link depth (default 5)")
     parser.add_argument("--include", action="append", default=[], metavar="GLOB",
@@ -258,6 +270,8 @@ def _scan(args: argparse.Namespace, urls: Sequence[str], config: Any) -> int:
         browser_args=args.browser_args,
         user_agent=args.user_agent,
         prefix=args.prefix,
+        secret_keys=args.secret_keys or _keys_from_env(),
+        cookie_name=args.consent_cookie,
         storage_state=storage_state,
         evidence_dir=out,
         progress=_Progress() if args.progress and sys.stderr.isatty() else None,
@@ -287,6 +301,11 @@ def _scan(args: argparse.Namespace, urls: Sequence[str], config: Any) -> int:
         write_table(report, sys.stdout)
     sys.stdout.flush()
     return report.exit_status
+
+
+def _keys_from_env() -> list[str]:
+    value = os.environ.get("CONSENTKIT_SECRET_KEYS", "")
+    return [key.strip() for key in value.split(",") if key.strip()]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

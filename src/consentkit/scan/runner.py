@@ -100,6 +100,10 @@ class ScanOptions:
     user_agent: str | None = None
     #: Consent endpoint of a site whose configuration is not given.
     prefix: str = "/consent"
+    #: The site's secret keys when its configuration is not given: the scanner then signs
+    #: the consent cookie (named ``cookie_name``) for the declaration the endpoint shows.
+    secret_keys: Sequence[str] = ()
+    cookie_name: str = "consentkit"
     #: Cookies to start every visitor with (a Playwright storage state file): a logged-in scan.
     storage_state: Path | None = None
     #: Where screenshots and HAR files go (the evidence bundle), if anywhere.
@@ -245,11 +249,23 @@ async def run_scan(options: ScanOptions) -> ScanResult:
                 raise ScanError(
                     f"no page of {origin} could be scanned" + (f" ({problems})" if problems else "")
                 )
+            writer: ConsentWriter | None = None
             if options.config is not None:
                 categories = declared_categories(options.config)
                 declaration_source = "config"
+                writer = ConsentWriter.from_config(options.config)
             else:
-                categories, declaration_source = await _fetch_declaration(api, origin, prefix)
+                categories, policy, declaration_source = await _fetch_declaration(
+                    api, origin, prefix
+                )
+                if options.secret_keys and policy is not None:
+                    writer = ConsentWriter(
+                        tuple(options.secret_keys),
+                        policy,
+                        frozenset(c.key for c in categories if c.required),
+                        frozenset(c.key for c in categories),
+                        cookie_name=options.cookie_name,
+                    )
         finally:
             await api.dispose()
 
@@ -284,7 +300,7 @@ async def run_scan(options: ScanOptions) -> ScanResult:
             async with semaphore:
                 await _play(
                     playwright, executable, agent, options, visitor, crawled.pages, categories,
-                    prefix, result, step,
+                    prefix, writer, result, step,
                 )  # fmt: skip
 
         outcomes = await asyncio.gather(*(play(v) for v in visitors), return_exceptions=True)
@@ -297,14 +313,17 @@ async def run_scan(options: ScanOptions) -> ScanResult:
 
 async def _fetch_declaration(
     api: Any, origin: str, prefix: str
-) -> tuple[list[DeclaredCategory], str]:
+) -> tuple[list[DeclaredCategory], str | None, str]:
+    """The categories and policy version the site's consent endpoint declares."""
     try:
         response = await api.get(origin + prefix, headers={"accept": "application/json"})
         if response.status == 200:
-            return _categories_from_json(await response.json()), "endpoint"
+            document = await response.json()
+            policy = (document.get("declaration") or {}).get("policy_version")
+            return _categories_from_json(document), policy, "endpoint"
     except Exception:  # not a consentkit site, or not JSON
         pass
-    return [], "none"
+    return [], None, "none"
 
 
 async def _play(
@@ -316,6 +335,7 @@ async def _play(
     pages: list[str],
     categories: list[DeclaredCategory],
     prefix: str,
+    writer: ConsentWriter | None,
     result: ScanResult,
     step: Callable[[], None],
 ) -> None:
@@ -350,7 +370,7 @@ async def _play(
             states = visitor.states()
             state, granted = states[0]
             if visitor.decided:
-                await _decide(context, page, options, categories, granted, pages[0], result)
+                await _decide(context, page, writer, options, categories, granted, pages[0])
             recorder.state = state
             for index, url in enumerate(pages):
                 await _visit(context, page, recorder, url, options, result, visitor.name)
@@ -406,18 +426,15 @@ def _first_line(exc: BaseException) -> str:
 async def _decide(
     context: BrowserContext,
     page: Page,
+    writer: ConsentWriter | None,
     options: ScanOptions,
     categories: list[DeclaredCategory],
     granted: frozenset[str],
     first_page: str,
-    result: ScanResult,
 ) -> None:
     """Put the visitor in its consent state: write the cookie, or click the banner."""
-    config = options.config
-    if config is not None:
-        await context.add_cookies(
-            [cast("SetCookieParam", _consent_cookie(config, granted, first_page))]
-        )
+    if writer is not None:
+        await context.add_cookies([cast("SetCookieParam", writer.cookie(granted, first_page))])
         return
     await page.goto(first_page, wait_until="load", timeout=options.timeout * 1000)
     banner = page.locator("#consentkit-banner")
@@ -429,13 +446,20 @@ async def _decide(
         elif not granted:
             await banner.locator("button[value=reject_all]").click()
         else:
-            await banner.locator("details summary").click()
-            for key in optional:
-                # The switches are styled; set them as the form will read them.
-                await banner.locator(f"#ck-b-{key}").evaluate(
-                    "(box, on) => { box.checked = on; }", key in granted
-                )
-            await banner.locator("button[value=custom]").click()
+            # Customize: the switches as a person would set them, then Save (the form's own
+            # submission, which the snippet handles like a click).
+            await banner.evaluate(
+                """(banner, granted) => {
+                    const details = banner.querySelector("details");
+                    if (details) details.open = true;
+                    for (const box of banner.querySelectorAll("input[name=category]")) {
+                        if (!box.disabled) box.checked = granted.includes(box.value);
+                    }
+                    const save = banner.querySelector("button[value=custom]");
+                    save.form.requestSubmit(save);
+                }""",
+                sorted(granted),
+            )
         await banner.wait_for(state="hidden", timeout=options.timeout * 1000)
     except Exception as exc:
         raise ScanError(
@@ -445,37 +469,67 @@ async def _decide(
         ) from None
 
 
-def _consent_cookie(config: ConsentConfig, granted: frozenset[str], url: str) -> dict[str, Any]:
-    from consentkit.consent import ConsentCodec
-    from consentkit.declaration import effective_categories
+@dataclass(frozen=True)
+class ConsentWriter:
+    """Signs a visitor's consent cookie with the site's keys, as the middleware would."""
 
-    categories = effective_categories(config)
-    lifetime = int(config.consent_lifetime.total_seconds())
-    codec = ConsentCodec(
-        config.secret_keys,
-        config.policy_version,
-        required=frozenset(c.key for c in categories if c.required),
-        known=frozenset(c.key for c in categories),
-        max_age=lifetime,
-        cache_size=0,
-    )
-    now = time.time()
-    consent_id = "scan-" + "-".join(sorted(granted) or ["none"])
-    cookie: dict[str, Any] = {
-        "name": config.cookie_name,
-        "value": codec.encode(granted, consent_id[:64], now),
-        "httpOnly": True,
-        "sameSite": "Lax",
-        "expires": now + lifetime,
-    }
-    parts = urlsplit(url)
-    if config.cookie_domain:
-        cookie.update(domain=config.cookie_domain, path=config.cookie_path)
-    else:
-        cookie["url"] = f"{parts.scheme}://{parts.netloc}{config.cookie_path}"
-    if parts.scheme == "https" and config.cookie_secure is not False:
-        cookie["secure"] = True
-    return cookie
+    secret_keys: tuple[str, ...]
+    policy_version: str
+    required: frozenset[str]
+    known: frozenset[str]
+    cookie_name: str = "consentkit"
+    lifetime: int = 182 * 86400
+    domain: str | None = None
+    path: str = "/"
+    secure: bool | None = None
+
+    @classmethod
+    def from_config(cls, config: ConsentConfig) -> ConsentWriter:
+        """Everything from the site's `ConsentConfig`."""
+        from consentkit.declaration import effective_categories
+
+        categories = effective_categories(config)
+        return cls(
+            tuple(config.secret_keys),
+            config.policy_version,
+            frozenset(c.key for c in categories if c.required),
+            frozenset(c.key for c in categories),
+            config.cookie_name,
+            int(config.consent_lifetime.total_seconds()),
+            config.cookie_domain,
+            config.cookie_path,
+            config.cookie_secure,
+        )
+
+    def cookie(self, granted: frozenset[str], url: str) -> dict[str, Any]:
+        """The cookie (Playwright's form) of a visitor who granted ``granted``."""
+        from consentkit.consent import ConsentCodec
+
+        codec = ConsentCodec(
+            self.secret_keys,
+            self.policy_version,
+            required=self.required,
+            known=self.known,
+            max_age=self.lifetime,
+            cache_size=0,
+        )
+        now = time.time()
+        consent_id = "scan-" + "-".join(sorted(granted) or ["none"])
+        cookie: dict[str, Any] = {
+            "name": self.cookie_name,
+            "value": codec.encode(granted, consent_id[:64], now),
+            "httpOnly": True,
+            "sameSite": "Lax",
+            "expires": now + self.lifetime,
+        }
+        parts = urlsplit(url)
+        if self.domain:
+            cookie.update(domain=self.domain, path=self.path)
+        else:
+            cookie["url"] = f"{parts.scheme}://{parts.netloc}{self.path}"
+        if parts.scheme == "https" and self.secure is not False:
+            cookie["secure"] = True
+        return cookie
 
 
 async def _withdraw(page: Page, prefix: str, timeout: float) -> None:
