@@ -33,7 +33,10 @@ LEAKY = """
 <img alt="" src="http://pixel.test:{port}/p.gif" width="1" height="1">
 <script>
 localStorage.setItem("chat_widget_state", "open");
+sessionStorage.setItem("chat_session", "1");
 navigator.sendBeacon("http://beacon.test:{port}/collect", "page=1");
+try {{ new WebSocket("ws://tracker.test:{port}/live"); }} catch (e) {{}}
+if (window.cookieStore) cookieStore.set("cs_pref", "1");
 </script>
 <script type="text/plain" data-consent="analytics">
 document.cookie = "_pa_path=1; path=/deep";

@@ -56,6 +56,12 @@ def test_local_storage_pixel_and_beacon_leak(leaky_scan: Scan, leaky_site: Site)
     beacon = leaks[("beacon", "beacon.test")]
     assert f"inline script in {leaky_site.url}/" in beacon["sources"]
     assert "undecided" in beacon["visitors"]
+    socket = leaks[("websocket", "tracker.test")]
+    assert f"inline script in {leaky_site.url}/" in socket["sources"]
+    session = leaks[("session_storage", "chat_session")]
+    assert session["domain"] == leaky_site.url and "reject_all" in session["visitors"]
+    store = leaks[("cookie", "cs_pref")]
+    assert f"cookieStore by inline script in {leaky_site.url}/" in store["sources"]
 
 
 def test_misfiled_cookie(leaky_scan: Scan) -> None:
