@@ -44,5 +44,9 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_middleware.py
 
+# The browser scan of the whole demo site (Chromium; about a minute on 2 cores).
+bench-scan: $(STAMP)
+	$(PY) benchmarks/bench_scan.py
+
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache site
