@@ -135,3 +135,10 @@ def test_draft_declaration_is_valid_python_that_builds_categories() -> None:
     assert [c.name for c in categories["marketing"].cookies] == ["_fbp"]
     assert "#   localStorage 'widget' on http://site.example" in source
     assert "#   cookie 'tk' on tracker.example" in source
+
+
+def test_table_shows_no_control_characters() -> None:
+    report = build_report(result({"undecided": [cookie("evil\x1b[2J\nname")]}))
+    out = io.StringIO()
+    write_table(report, out)
+    assert "\x1b" not in out.getvalue() and "evil?[2J?name" in out.getvalue()

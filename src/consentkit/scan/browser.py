@@ -31,7 +31,9 @@ __all__ = ["BrowserNotFound", "Recorder", "Sighting", "find_browser", "strip_que
 ENV_BROWSER = "CONSENTKIT_CHROMIUM"
 _SYSTEM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BASE_ARGS = ("--disable-gpu", "--disable-quic", "--no-first-run", "--mute-audio")
-USER_AGENT_SUFFIX = "consentkit-scan/1"
+#: Bounds on what a hostile page can make the scanner keep.
+MAX_NAME = 256
+MAX_ITEMS = 5_000
 
 
 class BrowserNotFound(Exception):
@@ -132,10 +134,13 @@ class Recorder:
         """File one sighting under the current state and page."""
         if self.state is None or not name:
             return None
+        name, domain = name[:MAX_NAME], domain[:MAX_NAME]
         bucket = self.states.setdefault(self.state, {})
         key = (item, name, domain)
         sighting = bucket.get(key)
         if sighting is None:
+            if len(bucket) >= MAX_ITEMS:
+                return None  # a page that writes without end is already a finding
             sighting = bucket[key] = Sighting(item, name, domain)
         sighting.pages.add(self.page)
         if frame:

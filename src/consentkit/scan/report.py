@@ -284,7 +284,12 @@ def _finding(kind: str, item: Item, states: list[str], message: str) -> Finding:
 # Output for people.
 
 
+_CONTROL = dict.fromkeys([*range(32), 127], "?")
+
+
 def _table(rows: list[list[str]], out: TextIO) -> None:
+    # Names come from the pages scanned: no terminal control characters reach the screen.
+    rows = [[cell.translate(_CONTROL) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
