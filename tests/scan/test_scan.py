@@ -51,10 +51,15 @@ def test_local_storage_pixel_and_beacon_leak(leaky_scan: Scan, leaky_site: Site)
     assert f"inline script in {leaky_site.url}/" in storage["sources"]
     assert ("local_storage", "chat_widget_state") in leaky_scan.findings("undeclared")
     pixel = leaks[("request", "pixel.test")]
-    assert pixel["sources"] == [f"image http://pixel.test:{leaky_site.port}/p.gif"]
+    assert pixel["sources"] == [
+        f"image http://pixel.test:{leaky_site.port}/p.gif",
+        f"initiated by parser in {leaky_site.url}/",
+        f"initiated by parser in {leaky_site.url}/other",
+    ]
     assert "reject_all" in pixel["visitors"]
     beacon = leaks[("beacon", "beacon.test")]
     assert f"inline script in {leaky_site.url}/" in beacon["sources"]
+    assert f"initiated by script in {leaky_site.url}/" in beacon["sources"]
     assert "undecided" in beacon["visitors"]
     socket = leaks[("websocket", "tracker.test")]
     assert f"inline script in {leaky_site.url}/" in socket["sources"]

@@ -115,6 +115,34 @@ class Recorder:
         context.on("request", self._on_request)
         context.on("response", self._on_response_sync)
 
+    async def watch_initiators(self, context: BrowserContext, page: Page) -> None:
+        """Name what started each request of the page's own frames (Chromium's DevTools view).
+
+        Frames of another site run in processes of their own; their requests keep the
+        frame as their source.
+        """
+        session = await context.new_cdp_session(page)
+        session.on("Network.requestWillBeSent", self._on_initiator)
+        await session.send("Network.enable")
+
+    def _on_initiator(self, params: dict[str, Any]) -> None:
+        url = str((params.get("request") or {}).get("url") or "")
+        host = self._third_party(url)
+        if host is None:
+            return
+        initiator = params.get("initiator") or {}
+        origin = str(initiator.get("url") or "")
+        stack = initiator.get("stack")
+        while not origin and isinstance(stack, dict):
+            frames = stack.get("callFrames") or []
+            origin = next((str(f.get("url")) for f in frames if f.get("url")), "")
+            stack = stack.get("parent")
+        if not origin:
+            return
+        item = "beacon" if str(params.get("type", "")).lower() == "ping" else "request"
+        kind = str(initiator.get("type") or "other")
+        self.add(item, host, host, source=f"initiated by {kind} in {strip_query(origin)}")
+
     async def install(self, context: BrowserContext) -> None:
         """Expose the reporting binding and add the init script to every frame."""
         await context.expose_binding("__consentkitScan", self._on_binding)

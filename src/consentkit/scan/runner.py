@@ -367,6 +367,7 @@ async def _play(
             if options.storage_state is not None:
                 await _load_storage_state(context, options.storage_state)
             page = context.pages[0] if context.pages else await context.new_page()
+            await recorder.watch_initiators(context, page)
             states = visitor.states()
             state, granted = states[0]
             if visitor.decided:
