@@ -22,6 +22,8 @@ __all__ = [
     "KINDS",
     "SCHEMA_VERSION",
     "SOURCES",
+    "UNCLASSIFIED",
+    "UNKNOWN",
     "Classification",
     "Finding",
     "envelope",
