@@ -50,5 +50,9 @@ bench: $(STAMP) browser
 	$(PY) benchmarks/bench_compression.py
 	$(PY) benchmarks/bench_frontend.py
 
+# The browser scan of the whole demo site (Chromium; about a minute on 2 cores).
+bench-scan: $(STAMP)
+	$(PY) benchmarks/bench_scan.py
+
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache site

@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from consentkit.config import Cookie
+from consentkit.findings import UNCLASSIFIED, Classification, Finding, envelope
 from consentkit.middleware import ConsentMiddleware
 from consentkit.stack import (
     CookieTrace,
@@ -292,6 +293,7 @@ class AuditReport:
     def as_dict(self) -> dict[str, Any]:
         """The stable JSON form of the report."""
         return {
+            **envelope("audit", self.ok, audit_findings(self)),
             "app": self.app,
             "base_url": self.base_url,
             "ok": self.ok,
@@ -798,6 +800,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     status: int = args.func(args)
     return status
+
+
+def audit_findings(report: AuditReport) -> list[Finding]:
+    """The report in the findings model `consentkit scan` shares (`consentkit.findings`)."""
+    found: list[Finding] = []
+    for cookie in report.cookies.values():
+        declared = cookie.category != UNDECLARED
+        classification = (
+            Classification(cookie.category, "declaration", "high", cookie.required)
+            if declared
+            else UNCLASSIFIED
+        )
+        passes = [p for p in cookie.passes if p in ("no_consent", "rejected")]
+        if passes and not cookie.required:
+            found.append(Finding(
+                "leak", "cookie", cookie.name, classification.category, classification,
+                f"cookie {cookie.name!r} set before consent or after rejection",
+                visitors=passes, sources=sorted({r for p in passes for r in cookie.requests[p]}),
+            ))  # fmt: skip
+        if not declared:
+            found.append(Finding(
+                "undeclared", "cookie", cookie.name, classification.category, classification,
+                f"cookie {cookie.name!r} is not in the declaration", visitors=list(cookie.passes),
+                sources=sorted({r for rs in cookie.requests.values() for r in rs}),
+            ))  # fmt: skip
+    for embed in report.embeds.values():
+        found.append(Finding(
+            "leak", "embed", embed.src, UNCLASSIFIED.category, UNCLASSIFIED,
+            f"<{embed.tag}> from {embed.host} loads before consent", domain=embed.host,
+            visitors=list(embed.passes), pages=list(embed.pages),
+        ))  # fmt: skip
+    for name, category in report.stale:
+        found.append(Finding(
+            "stale", "cookie", name, category,
+            Classification(category, "declaration", "high", necessary=False),
+            f"{name!r} is declared in {category!r} but was never seen",
+        ))  # fmt: skip
+    return found
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from consentkit.log.verify import (
     parse_checkpoint,
     verify_log,
 )
+from consentkit.scan import cli as scan_cli
 from consentkit.storage import parse_storage_url
 
 __all__ = ["EXIT_FAILED", "EXIT_STORAGE", "EXIT_USAGE", "build_parser", "main"]
@@ -482,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     analytics_cli.register(subparsers)
     csp_cli.register(subparsers)
     audit.register(subparsers)
+    scan_cli.register(subparsers)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""JSON Schemas of consentkit's reports (``findings.schema.json``: audit and scan)."""
