@@ -190,6 +190,8 @@ def test_compressed_site_names_the_coding_it_cannot_handle(tmp_path: Path) -> No
     assert table.returncode == 1
     assert "could not insert the banner into" in table.stdout
     assert "Content-Encoding: zstd" in table.stdout
+    shared = [(f["kind"], f["item"], f["name"]) for f in report["findings"]]
+    assert ("unenforced", "encoding", "zstd") in shared
 
 
 def test_fixture_gzip_gets_the_banner_zstd_does_not(tmp_path: Path) -> None:
@@ -227,6 +229,9 @@ def test_cookie_middleware_outside_consentkit_is_named(tmp_path: Path) -> None:
     table = audit(tmp_path, "audit_apps.session_outside:app").stdout
     assert "Cookie-setting middleware outside consentkit" in table
     assert "SessionMiddleware  basket_session" in table
+    [shared] = [f for f in report["findings"] if f["item"] == "middleware"]
+    assert shared["kind"] == "unenforced" and shared["name"] == "SessionMiddleware"
+    assert shared["sources"] == ["basket_session"]
 
 
 def test_cookie_middleware_outside_is_named_even_when_no_request_sets_its_cookie(

@@ -837,6 +837,17 @@ def audit_findings(report: AuditReport) -> list[Finding]:
             Classification(category, "declaration", "high", necessary=False),
             f"{name!r} is declared in {category!r} but was never seen",
         ))  # fmt: skip
+    for layer, cookies in report.outside_setters.items():
+        found.append(Finding(
+            "unenforced", "middleware", layer, UNCLASSIFIED.category, UNCLASSIFIED,
+            f"{layer} sits outside ConsentMiddleware: its cookies are never filtered",
+            sources=sorted(cookies),
+        ))  # fmt: skip
+    for coding, reason in report.unhandled_encodings.items():
+        found.append(Finding(
+            "unenforced", "encoding", coding, UNCLASSIFIED.category, UNCLASSIFIED,
+            f"HTML sent with Content-Encoding: {coding} gets no banner: {reason}",
+        ))  # fmt: skip
     return found
 
 

@@ -32,8 +32,9 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 
-#: What a finding says, worst first.
-KINDS = ("leak", "not_removed", "undeclared", "stale", "misfiled")
+#: What a finding says, worst first. ``unenforced``: consentkit cannot act there (a
+#: cookie-setting middleware outside it, HTML in a coding it cannot insert into).
+KINDS = ("leak", "not_removed", "unenforced", "undeclared", "stale", "misfiled")
 #: What a finding is about.
 ITEMS = (
     "cookie",
@@ -44,6 +45,8 @@ ITEMS = (
     "beacon",
     "websocket",
     "embed",
+    "middleware",
+    "encoding",
 )
 #: Where a classification came from.
 SOURCES = ("declaration", "framework", "open-cookie-database", "allow-list", "unknown")
