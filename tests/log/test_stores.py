@@ -15,6 +15,7 @@ from tests.cli import run_cli
 from consentkit.errors import StorageUnavailable
 from consentkit.log import derive_log_key, open_consent_log
 from consentkit.log.read import open_reader
+from consentkit.log.schema import POSTGRES_MIGRATIONS
 from consentkit.log.verify import verify_log
 
 KEY = derive_log_key(SECRET)
@@ -207,7 +208,7 @@ def test_postgres_instances_migrate_together(pg_dsn: str) -> None:
 
     asyncio.run(run())
     db = Database(pg_dsn)
-    assert db.execute("SELECT value FROM consentkit_meta WHERE key='schema_version'") == [("2",)]
+    assert db.execute("SELECT value FROM consentkit_meta WHERE key='schema_version'") == [(str(len(POSTGRES_MIGRATIONS)),)]
     assert verifies(pg_dsn) == 4
 
 

@@ -6,11 +6,32 @@ import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from consentkit.log.record import ConsentRecord, Decision, canonical_json
+from consentkit.log.merkle import Frontier, leaf_hash
+from consentkit.log.record import RECORD_FIELDS, ConsentRecord, Decision, canonical_json
+from consentkit.log.signing import PublicKey, SigningKey
 
-__all__ = ["Chain", "LogKey", "derive_log_key", "log_keys_from_env", "new_chain_id", "seal"]
+__all__ = [
+    "HEAD_TYPE",
+    "NODE_LEVEL",
+    "BatchSeal",
+    "Chain",
+    "LogKey",
+    "SignedHead",
+    "derive_log_key",
+    "log_keys_from_env",
+    "new_chain_id",
+    "record_leaf",
+    "seal",
+]
+
+#: The ``type`` of a signed chain head statement.
+HEAD_TYPE = "consentkit-chain-head/1"
+#: Subtrees of 2**NODE_LEVEL leaves and more are stored when complete, so an
+#: inclusion proof reads at most two blocks of that many records.
+NODE_LEVEL = 6
 
 
 class LogKey:
@@ -55,6 +76,62 @@ def log_keys_from_env(explicit: str | None = None) -> list[LogKey]:
     return [derive_log_key(k) for k in secrets_ if k]
 
 
+def record_leaf(record: ConsentRecord) -> bytes:
+    """The Merkle leaf hash of ``record``: its canonical JSON with every field, ``mac`` too."""
+    return leaf_hash(canonical_json({name: getattr(record, name) for name in RECORD_FIELDS}))
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHead:
+    """A writer's signed statement: chain ``chain_id`` has ``seq`` records, Merkle root ``root``."""
+
+    chain_id: str
+    seq: int
+    root: str
+    mac: str
+    timestamp: str
+    key_id: str
+    signature: str = ""
+
+    def statement(self) -> bytes:
+        """The bytes signed: sorted compact JSON of every field but the signature, and a type."""
+        return canonical_json(
+            {
+                "type": HEAD_TYPE,
+                "chain_id": self.chain_id,
+                "seq": self.seq,
+                "root": self.root,
+                "mac": self.mac,
+                "timestamp": self.timestamp,
+                "key_id": self.key_id,
+            }
+        )
+
+    def verify(self, key: PublicKey) -> bool:
+        """Whether the signature is ``key``'s."""
+        return key.key_id == self.key_id and key.verify(self.signature, self.statement())
+
+    @classmethod
+    def make(
+        cls, signer: SigningKey, chain_id: str, seq: int, root: bytes, mac: str, timestamp: str
+    ) -> SignedHead:
+        """The head, signed by ``signer``."""
+        head = cls(chain_id, seq, root.hex(), mac, timestamp, signer.key_id)
+        signature = signer.sign(head.statement())
+        return cls(chain_id, seq, head.root, mac, timestamp, signer.key_id, signature)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSeal:
+    """What a batch adds besides its records: the signed head and the completed tree nodes."""
+
+    head: SignedHead
+    #: (level, index, hash) of every stored subtree the batch completed
+    nodes: list[tuple[int, int, bytes]]
+    tree: Frontier
+    last_seq: int
+
+
 def new_chain_id() -> str:
     """A fresh writer (chain) id."""
     return secrets.token_hex(8)
@@ -95,11 +172,17 @@ class Chain:
     transaction has committed, so a failed write leaves no gap.
     """
 
-    def __init__(self, key: LogKey, chain_id: str | None = None) -> None:
+    def __init__(
+        self, key: LogKey, chain_id: str | None = None, signer: SigningKey | None = None
+    ) -> None:
         self.key = key
         self.chain_id = chain_id or new_chain_id()
         self.seq = 0
         self.last_mac = ""
+        self.signer = signer
+        self.tree = Frontier()
+        #: the seal of the batch being written, adopted once it has committed
+        self.pending: BatchSeal | None = None
 
     def seal_batch(self, decisions: list[Decision], now: datetime) -> list[ConsentRecord]:
         """Seal ``decisions`` in order, after the chain's current head, without moving it."""
@@ -110,6 +193,18 @@ class Chain:
             record = seal(decision, self.key, self.chain_id, seq, prev, now)
             records.append(record)
             prev = record.mac
+        self.pending = None
+        if self.signer is not None and records:
+            tree = self.tree.copy()
+            completed: list[tuple[int, int, bytes]] = []
+            for record in records:
+                tree.append(record_leaf(record), completed)
+            last = records[-1]
+            head = SignedHead.make(
+                self.signer, self.chain_id, last.seq, tree.root(), last.mac, last.timestamp
+            )
+            nodes = [node for node in completed if node[0] >= NODE_LEVEL]
+            self.pending = BatchSeal(head, nodes, tree, last.seq)
         return records
 
     def advance(self, records: list[ConsentRecord]) -> None:
@@ -117,3 +212,25 @@ class Chain:
         if records:
             self.seq = records[-1].seq
             self.last_mac = records[-1].mac
+            if self.pending is not None and self.pending.last_seq == self.seq:
+                self.tree = self.pending.tree
+        self.pending = None
+
+    def resync(self, seq: int, mac: str) -> bool:
+        """Take the stored head (``seq``, ``mac``) as the chain's; False if it cannot be followed.
+
+        Without a signer the chain simply continues after it. A signing chain
+        must also know its Merkle tree: that is known for its own head and for
+        a batch it sent whose answer was lost, and for nothing else.
+        """
+        if (seq, mac) == (self.seq, self.last_mac):
+            return True
+        if self.signer is None:
+            self.seq, self.last_mac = seq, mac
+            return True
+        pending = self.pending
+        if pending is not None and (pending.last_seq, pending.head.mac) == (seq, mac):
+            self.seq, self.last_mac, self.tree = seq, mac, pending.tree
+            self.pending = None
+            return True
+        return False

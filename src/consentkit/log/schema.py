@@ -11,6 +11,15 @@ __all__ = ["POSTGRES_MIGRATIONS", "SQLITE_MIGRATIONS"]
 # Migration 2 (both backends): where a purge cut a chain. Verification of a
 # chain starts after its anchor: record ``seq`` (whose MAC was ``mac``) and
 # everything before it were deleted on purpose.
+#
+# Migration 3 (both backends): public-key verification. ``consentkit_log_heads``
+# holds each committed batch's Ed25519-signed chain head (seq, Merkle root,
+# MAC); ``consentkit_log_nodes`` the completed Merkle subtrees of 64 leaves and
+# more (and the leaf hashes a purge must keep), for inclusion proofs;
+# ``consentkit_log_purges`` the signed purge statements, themselves a hash
+# chain; ``consentkit_log_checkpoints`` every signed checkpoint made. Anchors
+# of migration 2 are no longer trusted: a chain that starts after one is
+# reported until a signed purge covers it (``consentkit log purge`` converts them).
 
 SQLITE_MIGRATIONS: list[list[str]] = [
     [
@@ -57,6 +66,36 @@ SQLITE_MIGRATIONS: list[list[str]] = [
             mac TEXT NOT NULL,
             ts TEXT NOT NULL,
             purged_at TEXT NOT NULL
+        )""",
+    ],
+    [
+        """CREATE TABLE consentkit_log_heads (
+            chain_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            root TEXT NOT NULL,
+            mac TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            PRIMARY KEY (chain_id, seq)
+        )""",
+        """CREATE TABLE consentkit_log_nodes (
+            chain_id TEXT NOT NULL,
+            level INTEGER NOT NULL,
+            idx INTEGER NOT NULL,
+            hash TEXT NOT NULL,
+            PRIMARY KEY (chain_id, level, idx)
+        )""",
+        """CREATE TABLE consentkit_log_purges (
+            seq INTEGER PRIMARY KEY,
+            body TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            signature TEXT NOT NULL
+        )""",
+        """CREATE TABLE consentkit_log_checkpoints (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            body TEXT NOT NULL
         )""",
     ],
 ]
@@ -106,6 +145,36 @@ POSTGRES_MIGRATIONS: list[list[str]] = [
             mac TEXT NOT NULL,
             ts TIMESTAMPTZ NOT NULL,
             purged_at TIMESTAMPTZ NOT NULL
+        )""",
+    ],
+    [
+        """CREATE TABLE consentkit_log_heads (
+            chain_id TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            root TEXT NOT NULL,
+            mac TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            PRIMARY KEY (chain_id, seq)
+        )""",
+        """CREATE TABLE consentkit_log_nodes (
+            chain_id TEXT NOT NULL,
+            level INTEGER NOT NULL,
+            idx BIGINT NOT NULL,
+            hash TEXT NOT NULL,
+            PRIMARY KEY (chain_id, level, idx)
+        )""",
+        """CREATE TABLE consentkit_log_purges (
+            seq BIGINT PRIMARY KEY,
+            body TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            signature TEXT NOT NULL
+        )""",
+        """CREATE TABLE consentkit_log_checkpoints (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            body TEXT NOT NULL
         )""",
     ],
 ]
