@@ -254,7 +254,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(report.summary())
     for line in report.details():
-        print(f"  {line}", file=sys.stderr)
+        print(f"  {line}")
     return 0
 
 

@@ -144,9 +144,12 @@ def test_purge_leaves_the_rest_verifiable(store_url: str, tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert "6 records in 2 chain(s)" in result.stdout
     assert "2 chain(s) start after a purge" in result.stdout
+    assert "purge #1 at " in result.stdout and "6 record(s)" in result.stdout
 
     # The fully purged chain still has a head for new checkpoints.
-    heads = json.loads(run_cli("log", "checkpoint", "--storage", store_url, env=KEY_ENV).stdout)["chains"]
+    heads = json.loads(run_cli("log", "checkpoint", "--storage", store_url, env=KEY_ENV).stdout)[
+        "chains"
+    ]
     assert heads[old_chain[0].chain_id]["seq"] == 2
 
     out = run_cli("log", "purge", "--older-than", "30", "--storage", store_url, env=KEY_ENV)

@@ -208,7 +208,9 @@ def test_postgres_instances_migrate_together(pg_dsn: str) -> None:
 
     asyncio.run(run())
     db = Database(pg_dsn)
-    assert db.execute("SELECT value FROM consentkit_meta WHERE key='schema_version'") == [(str(len(POSTGRES_MIGRATIONS)),)]
+    assert db.execute("SELECT value FROM consentkit_meta WHERE key='schema_version'") == [
+        (str(len(POSTGRES_MIGRATIONS)),)
+    ]
     assert verifies(pg_dsn) == 4
 
 

@@ -146,7 +146,7 @@ class Checkpoint:
         found: list[str] = []
         if key is None:
             found.append(
-                f"signed with key id {self.key_id!r}, which none of the public keys given has:"
+                f"signed with key id {self.key_id}, which none of the public keys given has:"
                 " a forged checkpoint is as likely as a missing key"
             )
         elif not key.verify(str(self.document.get("signature", "")), canonical_json(statement)):

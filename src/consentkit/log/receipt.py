@@ -35,7 +35,14 @@ from consentkit.log.read import LogReader
 from consentkit.log.record import ConsentRecord, canonical_json
 from consentkit.log.signing import PublicKey, SigningKey
 
-__all__ = ["RECEIPT_FORMAT", "ReceiptError", "ReceiptResult", "make_receipt", "verify_receipt"]
+__all__ = [
+    "RECEIPT_FORMAT",
+    "ReceiptError",
+    "ReceiptResult",
+    "make_receipt",
+    "verify_receipt",
+    "visitor_receipt",
+]
 
 #: The ``format`` member of a receipt.
 RECEIPT_FORMAT = "consentkit-receipt/1"
@@ -132,6 +139,18 @@ def make_receipt(
         },
         "key_id": checkpoint.key_id,
     }
+
+
+def visitor_receipt(storage: str, consent_id: str, signer: SigningKey) -> dict[str, Any]:
+    """The receipt of ``consent_id``'s latest decision in the log at ``storage``.
+
+    Raises `ReceiptError` when there is no record, `StorageError` when the log
+    cannot be read.
+    """
+    from consentkit.log.read import open_reader
+
+    with open_reader(storage) as reader:
+        return make_receipt(reader, consent_id, signer=signer)
 
 
 def _latest(reader: LogReader) -> Checkpoint | None:

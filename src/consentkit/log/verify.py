@@ -176,10 +176,11 @@ class _ChainState:
         self.last_id = -1
         self.last_seq = self.start
         self.key_reported = False
-        #: mac -> (seq, record_id) of recent records, to explain a broken link
-        self.recent: dict[str, tuple[int, str]] = {}
-        #: prev_mac -> (seq, record_id) of records whose predecessor is not known yet
-        self.unresolved: dict[str, tuple[int, str]] = {}
+        #: mac -> (real seq, record_id) of recent records: where each really is
+        #: in the chain by its links, to blame the right record when seq lie
+        self.recent: dict[str, tuple[int, str]] = {self.prev_mac: (self.start, "")}
+        #: prev_mac -> (seq, record_id, mac) of records whose predecessor is not seen yet
+        self.unresolved: dict[str, tuple[int, str, str]] = {}
         self.roots: dict[int, tuple[str, str]] = {}
 
     def fault(self, seq: int | None, record_id: str, problem: str, meaning: str) -> None:
@@ -220,10 +221,9 @@ class _ChainState:
             )
             self.tree = None
             self.prev_mac = record.prev_mac
-        linked = record.prev_mac == self.prev_mac
-        if not linked:
-            self._broken_link(record)
-        elif row_id < self.last_id:
+            self.recent[record.prev_mac] = (seq - 1, "")
+        linked = record.prev_mac == self.prev_mac or self._placed(record)
+        if linked and row_id < self.last_id:
             self.fault(
                 seq,
                 rid,
@@ -253,17 +253,22 @@ class _ChainState:
                 )
                 self.missing_declarations[record.declaration_hash] = missing
                 self.report.add(missing)
+        recent = self.recent
+        if record.mac not in recent:
+            recent[record.mac] = (seq, rid)
         unresolved = self.unresolved.pop(record.mac, None)
         if unresolved is not None:
-            useq, urid = unresolved
-            self.fault(
-                useq,
-                urid,
-                f"its seq is {useq} but it follows record_id {rid} (stored as seq {seq})",
-                "its seq was changed (swapped with another record's, or renumbered)",
-            )
-        recent = self.recent
-        recent[record.mac] = (seq, rid)
+            useq, urid, umac = unresolved
+            real = recent[record.mac][0] + 1
+            recent[umac] = (real, urid)
+            if real != useq:
+                self.fault(
+                    useq,
+                    urid,
+                    f"its seq is {useq} but it follows record_id {rid} (stored as seq {seq}),"
+                    f" so it is really record {real}",
+                    "its seq was changed (swapped with another record's, or renumbered)",
+                )
         if len(recent) > 64:
             del recent[next(iter(recent))]
         if self.tree is not None:
@@ -285,25 +290,34 @@ class _ChainState:
         self.last_seq = seq
         self.expected = seq + 1
 
-    def _broken_link(self, record: ConsentRecord) -> None:
+    def _placed(self, record: ConsentRecord) -> bool:
+        """Explain a record whose link does not match the one before it; True if it fits."""
         seq, rid = record.seq, record.record_id
         before = self.recent.get(record.prev_mac)
-        if before is not None and before[0] + 1 != seq:
+        if before is not None:
+            real = before[0] + 1
+            self.recent[record.mac] = (real, rid)
+            if real == seq:
+                return True  # its neighbour moved, and was blamed for it
             self.fault(
                 seq,
                 rid,
-                f"its seq is {seq} but it follows record seq {before[0]} (record_id {before[1]})",
+                f"its seq is {seq} but it follows record seq {before[0]}"
+                + (f" (record_id {before[1]})" if before[1] else "")
+                + f", so it is really record {real}",
                 "its seq was changed (swapped with another record's, or renumbered)",
             )
-        elif before is None and len(self.unresolved) < 64 and record.prev_mac:
-            self.unresolved[record.prev_mac] = (seq, rid)
-        else:
-            self.fault(
-                seq,
-                rid,
-                f"does not follow record seq {seq - 1}",
-                "the record before it was altered, replaced or deleted, or this one inserted",
-            )
+            return False
+        if len(self.unresolved) < 64:
+            self.unresolved[record.prev_mac] = (seq, rid, record.mac)
+            return False
+        self.fault(
+            seq,
+            rid,
+            f"does not follow record seq {seq - 1}",
+            "the record before it was altered, replaced or deleted, or this one inserted",
+        )
+        return False
 
     def _unknown_key(self, record: ConsentRecord) -> None:
         if self.key_reported:
@@ -327,7 +341,7 @@ class _ChainState:
 
     def finish(self) -> None:
         """Check the chain's end against its signed head and whatever checkpoints say."""
-        for useq, urid in self.unresolved.values():
+        for useq, urid, _ in self.unresolved.values():
             self.fault(
                 useq,
                 urid,
