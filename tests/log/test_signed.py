@@ -197,7 +197,7 @@ def test_edited_declaration_is_caught(
 def test_deleted_declaration_is_caught(
     log: tuple[str, list[ConsentRecord]], public_key: Path, tmp_path: Path
 ) -> None:
-    url, records = log
+    url, _ = log
     checkpoint = tmp_path / "cp.json"
     checkpoint.write_text(run_cli("log", "checkpoint", "--storage", url, env=KEY_ENV).stdout)
     Database(url).execute("DELETE FROM consentkit_declarations")
