@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from consentkit.log.merkle import Frontier, leaf_hash
-from consentkit.log.record import RECORD_FIELDS, ConsentRecord, Decision, canonical_json
+from consentkit.log.record import ConsentRecord, Decision, canonical_json
 from consentkit.log.signing import PublicKey, SigningKey
 
 __all__ = [
@@ -46,9 +46,10 @@ class LogKey:
     def __repr__(self) -> str:
         return f"LogKey(key_id={self.key_id!r})"
 
-    def mac(self, record: ConsentRecord) -> str:
-        """The MAC of ``record`` under this key."""
-        return hmac.new(self.secret, record.canonical(), hashlib.sha256).hexdigest()
+    def mac(self, record: ConsentRecord, canonical: bytes | None = None) -> str:
+        """The MAC of ``record`` under this key (``canonical``: its canonical form, if at hand)."""
+        data = canonical if canonical is not None else record.canonical()
+        return hmac.new(self.secret, data, hashlib.sha256).hexdigest()
 
 
 def derive_log_key(secret: str) -> LogKey:
@@ -76,9 +77,14 @@ def log_keys_from_env(explicit: str | None = None) -> list[LogKey]:
     return [derive_log_key(k) for k in secrets_ if k]
 
 
-def record_leaf(record: ConsentRecord) -> bytes:
-    """The Merkle leaf hash of ``record``: its canonical JSON with every field, ``mac`` too."""
-    return leaf_hash(canonical_json({name: getattr(record, name) for name in RECORD_FIELDS}))
+def record_leaf(record: ConsentRecord, canonical: bytes | None = None) -> bytes:
+    """The Merkle leaf hash of ``record``.
+
+    Its data is the record's canonical form (every field but ``mac``, the
+    bytes the MAC covers) followed by the MAC's hex digits; ``canonical`` may
+    pass that form when it is at hand already.
+    """
+    return leaf_hash((canonical or record.canonical()) + record.mac.encode())
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,7 +229,8 @@ def verify_receipt(receipt: Any, public_keys: Mapping[str, PublicKey]) -> Receip
         problems.append("the checkpoint's signature does not match: forged or altered")
     if chain_id != head["chain_id"] or chain_index != seq - 1 or chain_size != head.get("seq"):
         problems.append("the record, its chain head and the proof do not belong together")
-    leaf = leaf_hash(canonical_json(record))
+    fields = {name: value for name, value in record.items() if name != "mac"}
+    leaf = leaf_hash(canonical_json(fields) + str(record.get("mac", "")).encode())
     if root_from_path(chain_index, chain_size, leaf, chain_path) != _hex(head.get("root")):
         problems.append(
             "the record is not in its chain's signed Merkle tree: the record was altered,"

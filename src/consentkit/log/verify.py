@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -178,7 +179,9 @@ class _ChainState:
         self.key_reported = False
         #: mac -> (real seq, record_id) of recent records: where each really is
         #: in the chain by its links, to blame the right record when seq lie
-        self.recent: dict[str, tuple[int, str]] = {self.prev_mac: (self.start, "")}
+        self.recent: OrderedDict[str, tuple[int, str]] = OrderedDict(
+            {self.prev_mac: (self.start, "")}
+        )
         #: prev_mac -> (seq, record_id, mac) of records whose predecessor is not seen yet
         self.unresolved: dict[str, tuple[int, str, str]] = {}
         self.roots: dict[int, tuple[str, str]] = {}
@@ -230,12 +233,13 @@ class _ChainState:
                 f"stored before record seq {seq - 1}: reordered",
                 "rows were moved or their contents exchanged",
             )
+        canonical = record.canonical()
         hmac_keys = self.hmac_keys
         if hmac_keys is not None:
             key = hmac_keys.get(record.key_id)
             if key is None:
                 self._unknown_key(record)
-            elif not hmac.compare_digest(key.mac(record), record.mac):
+            elif not hmac.compare_digest(key.mac(record, canonical), record.mac):
                 self.fault(seq, rid, "its content does not match its MAC", "altered or forged")
             elif self.registered_key is not None and record.key_id != self.registered_key:
                 self.fault(seq, rid, "signed with another log key than its chain", "forged")
@@ -270,9 +274,9 @@ class _ChainState:
                     "its seq was changed (swapped with another record's, or renumbered)",
                 )
         if len(recent) > 64:
-            del recent[next(iter(recent))]
+            recent.popitem(last=False)
         if self.tree is not None:
-            self.tree.append(record_leaf(record))
+            self.tree.append(record_leaf(record, canonical))
             if seq in self.watches or (self.head is not None and seq == self.head.seq):
                 self.roots[seq] = (self.tree.root().hex(), record.mac)
         elif seq in self.watches:
