@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 from consentkit import audit
 from consentkit.analytics import cli as analytics_cli
 from consentkit.errors import ConsentKitError, StorageError
+from consentkit.log.adopt import adopt_unsigned_chains
 from consentkit.log.base import DayStats
 from consentkit.log.chain import LogKey
 from consentkit.log.checkpoint import CheckpointSink, SinkError, make_checkpoint
@@ -285,6 +286,23 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
             print(f"consentkit: warning: {exc}", file=sys.stderr)
             return EXIT_STORAGE
     return 0
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    """``consentkit log adopt``: sign chains written before signed heads, if they verify."""
+    keys = resolve_keys(args)
+    signer = _signing_key(args)
+    with _reader(args) as reader:
+        results = adopt_unsigned_chains(reader, signer, keys)
+    if not results:
+        print("every chain already has a signed head")
+        return 0
+    for result in results:
+        if result.signed:
+            print(f"chain {result.chain_id}: {result.records} records {result.reason}")
+        else:
+            print(f"chain {result.chain_id}: not signed: {result.reason}", file=sys.stderr)
+    return 0 if all(r.signed for r in results) else EXIT_FAILED
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -545,6 +563,14 @@ def _add_log_commands(subparsers: Any) -> None:
     )
     purge.add_argument("--by", metavar="NAME", help="who purges (default: $USER)")
     purge.set_defaults(func=cmd_purge)
+
+    adopt = commands.add_parser(
+        "adopt",
+        help="once, after an upgrade: sign the chains written before heads were signed, if"
+        " they verify with the log key",
+    )
+    _common(adopt, keys=True)
+    adopt.set_defaults(func=cmd_adopt)
 
     keygen = commands.add_parser("keygen", help="make an Ed25519 key pair for signing the log")
     keygen.add_argument("private", metavar="PRIVATE_FILE", help="created with mode 0600")

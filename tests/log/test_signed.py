@@ -485,3 +485,33 @@ def test_receipt_after_purge_still_verifies(
         receipt = _receipt(store_url, record.consent_id, tmp_path)
         result = _check(receipt, public_key, tmp_path)
         assert result.returncode == 0, result.stderr
+
+
+def test_chains_from_before_signed_heads_are_adopted_once_they_verify(
+    store_url: str, public_key: Path
+) -> None:
+    old = asyncio.run(fill(store_url, 5, signed=False))
+    tampered = asyncio.run(fill(store_url, 3, signed=False, start=5))
+    before = verify(store_url, public_key)
+    assert before.returncode == 1
+    assert (
+        f"chain {old[0].chain_id} record seq 1: records seq 1 to 5 are covered by no signed head"
+        in (before.stderr)
+    )
+    Database(store_url).execute(
+        "UPDATE consentkit_log SET action = 'reject_all' WHERE record_id = ?",
+        (tampered[1].record_id,),
+    )
+    adopt = run_cli("log", "adopt", "--storage", store_url, env=KEY_ENV)
+    assert adopt.returncode == 1
+    assert (
+        f"chain {old[0].chain_id}: 5 records verified with the HMAC key and signed" in adopt.stdout
+    )
+    assert f"chain {tampered[0].chain_id}: not signed: record seq 2 does not match its MAC" in (
+        adopt.stderr
+    )
+    after = verify(store_url, public_key)
+    assert f"chain {old[0].chain_id}" not in after.stderr
+    assert f"chain {tampered[0].chain_id} record seq 1: records seq 1 to 3" in after.stderr
+    again = run_cli("log", "adopt", "--storage", store_url, env=KEY_ENV)
+    assert f"chain {old[0].chain_id}" not in again.stdout  # signed once

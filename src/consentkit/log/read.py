@@ -278,6 +278,23 @@ class LogReader(abc.ABC):
                 (created_at, body),
             )
 
+    def store_head(self, head: SignedHead, nodes: list[tuple[int, int, bytes]]) -> None:
+        """Store a signed head and its chain's completed subtrees (``consentkit log adopt``)."""
+        m = self.mark
+        with self._write_transaction():
+            self._execute(
+                "INSERT INTO consentkit_log_heads (chain_id, seq, root, mac, ts, key_id, signature)"
+                f" VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m})",
+                (head.chain_id, head.seq, head.root, head.mac, head.timestamp, head.key_id,
+                 head.signature),
+            )  # fmt: skip
+            if nodes:
+                self._execute_many(
+                    "INSERT INTO consentkit_log_nodes (chain_id, level, idx, hash)"
+                    f" VALUES ({m}, {m}, {m}, {m})" + self._ignore,
+                    [(head.chain_id, level, idx, value.hex()) for level, idx, value in nodes],
+                )
+
     def node(self, chain_id: str, level: int, index: int) -> bytes | None:
         """A stored Merkle subtree hash of ``chain_id``, if stored."""
         m = self.mark
