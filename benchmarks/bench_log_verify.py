@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import secrets
 import statistics
 import subprocess
@@ -141,11 +142,12 @@ _PEAK_RSS = (
 )
 
 
-def measure_verify(url: str, public_key: Path, with_hmac: bool) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MB, first output line) of ``consentkit log verify``."""
+def measure_verify(url: str, public_key: Path, with_hmac: bool) -> tuple[float, float, float, str]:
+    """(wall seconds, CPU seconds, peak RSS in MB, first output line) of ``log verify``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENTKIT_")}
     if with_hmac:
         env["CONSENTKIT_SECRET_KEYS"] = SECRET
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-c", _PEAK_RSS, "log", "verify", "--storage", url,
@@ -153,10 +155,12 @@ def measure_verify(url: str, public_key: Path, with_hmac: bool) -> tuple[float, 
         capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
     elapsed = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if result.returncode:
         raise RuntimeError(f"verify failed with {result.returncode}: {result.stderr[-2000:]}")
     peak_kb = int(result.stderr.split()[-1])
-    return elapsed, peak_kb / 1024, result.stdout.splitlines()[0]
+    return elapsed, cpu, peak_kb / 1024, result.stdout.splitlines()[0]
 
 
 def measure_receipts(url: str, count: int) -> tuple[float, float]:
@@ -188,11 +192,12 @@ def run(url: str, label: str, records: int, receipts: int, public_key: Path) -> 
     fill(url, records)
     print(f"[{label}] filled {records} signed records in {time.monotonic() - start:.1f} s")
     for with_hmac in (False, True):
-        elapsed, rss, line = measure_verify(url, public_key, with_hmac)
+        elapsed, cpu, rss, line = measure_verify(url, public_key, with_hmac)
         what = "public key + HMAC key" if with_hmac else "public key only"
         print(
-            f"[{label}] verify ({what}): {records / elapsed:,.0f} records/s"
-            f" ({elapsed:.1f} s), peak RSS {rss:.1f} MB; {line[:60]}"
+            f"[{label}] verify ({what}): {records / elapsed:,.0f} records/s wall"
+            f" ({elapsed:.1f} s), {records / cpu:,.0f} records per CPU-second,"
+            f" peak RSS {rss:.1f} MB; {line[:40]}"
         )
     median, p95 = measure_receipts(url, receipts)
     print(f"[{label}] receipt: median {median:.2f} ms, p95 {p95:.2f} ms")

@@ -27,7 +27,7 @@ from consentkit.log.record import ConsentRecord
 from consentkit.log.signing import SigningKey
 from consentkit.storage import parse_storage_url
 
-__all__ = ["Anchor", "Head", "LogReader", "PurgeResult", "open_reader"]
+__all__ = ["Anchor", "LogReader", "PurgeResult", "open_reader"]
 
 _COLUMNS = (
     "id, chain_id, seq, record_id, consent_id, ts, action, granted, denied, policy_version,"
@@ -44,26 +44,6 @@ class Anchor:
     seq: int
     mac: str
     timestamp: str
-
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    """The last stored record of a chain, as a checkpoint keeps it."""
-
-    chain_id: str
-    seq: int
-    mac: str
-    timestamp: str
-    key_id: str
-
-    def as_dict(self) -> dict[str, object]:
-        """The head as JSON-ready data (without ``chain_id``, the checkpoint's key)."""
-        return {
-            "seq": self.seq,
-            "mac": self.mac,
-            "timestamp": self.timestamp,
-            "key_id": self.key_id,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,23 +192,6 @@ class LogReader(abc.ABC):
         """Chains cut by a purge: chain id -> where verification starts."""
         rows = self._query("SELECT chain_id, seq, mac, ts FROM consentkit_log_anchors")
         return {str(r[0]): Anchor(str(r[0]), int(r[1]), str(r[2]), _iso(r[3])) for r in rows}
-
-    def heads(self) -> list[Head]:
-        """The last record of every chain; a fully purged chain's anchor stands in."""
-        rows = self._query(
-            "SELECT l.chain_id, l.seq, l.mac, l.ts, l.key_id FROM consentkit_log l"
-            " JOIN (SELECT chain_id, max(seq) AS seq FROM consentkit_log GROUP BY chain_id) h"
-            " ON l.chain_id = h.chain_id AND l.seq = h.seq ORDER BY l.chain_id, l.id"
-        )
-        heads: dict[str, Head] = {}
-        for chain_id, seq, mac, ts, key_id in rows:
-            heads[str(chain_id)] = Head(str(chain_id), int(seq), str(mac), _iso(ts), str(key_id))
-        registered = self.chains()
-        for chain_id, anchor in self.anchors().items():
-            if chain_id not in heads:
-                key_id = registered.get(chain_id, "")
-                heads[chain_id] = Head(chain_id, anchor.seq, anchor.mac, anchor.timestamp, key_id)
-        return [heads[c] for c in sorted(heads)]
 
     def signed_heads(self) -> dict[str, SignedHead]:
         """The latest signed head of every chain that has one."""
