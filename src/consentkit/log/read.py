@@ -232,13 +232,22 @@ class LogReader(abc.ABC):
         rows = self._query("SELECT body FROM consentkit_log_checkpoints ORDER BY id DESC LIMIT 1")
         return str(rows[0][0]) if rows else None
 
-    def store_checkpoint(self, created_at: str, body: str) -> None:
-        """Keep a signed checkpoint in the database (the sink keeps the copy that matters)."""
+    def store_checkpoint(self, created_at: str, body: str, keep: int = 10) -> None:
+        """Keep a signed checkpoint in the database, and only the ``keep`` newest.
+
+        The database's copies are a convenience (``verify`` uses the newest,
+        receipts cite one); the history that matters is the sink's.
+        """
         with self._write_transaction():
             self._execute(
                 "INSERT INTO consentkit_log_checkpoints (created_at, body)"
                 f" VALUES ({self.mark}, {self.mark})",
                 (created_at, body),
+            )
+            self._execute(
+                "DELETE FROM consentkit_log_checkpoints WHERE id <="
+                f" (SELECT max(id) FROM consentkit_log_checkpoints) - {self.mark}",
+                (keep,),
             )
 
     def store_head(self, head: SignedHead, nodes: list[tuple[int, int, bytes]]) -> None:
