@@ -355,7 +355,7 @@ class _ChainState:
         self.unresolved.clear()
         end = self.last_seq
         head = self.head
-        if head is None:
+        if head is None or head.seq < self.start:
             if end > self.start:
                 self.fault(
                     self.start + 1,
@@ -371,8 +371,6 @@ class _ChainState:
                 self._check_watch(seq, label, entry, end)
 
     def _check_head(self, head: SignedHead, end: int) -> None:
-        if head.seq < self.start:
-            return
         if head.seq > end:
             self.fault(
                 end + 1,
