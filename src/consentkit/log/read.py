@@ -267,15 +267,20 @@ class LogReader(abc.ABC):
                     [(head.chain_id, level, idx, value.hex()) for level, idx, value in nodes],
                 )
 
-    def node(self, chain_id: str, level: int, index: int) -> bytes | None:
-        """A stored Merkle subtree hash of ``chain_id``, if stored."""
+    def nodes(self, chain_id: str, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored Merkle subtree hashes of ``chain_id`` among ``wanted`` (level, index)."""
+        if not wanted:
+            return {}
         m = self.mark
+        where = " OR ".join([f"(level = {m} AND idx = {m})"] * len(wanted))
+        params: list[Any] = [chain_id]
+        for level, index in wanted:
+            params.extend((level, index))
         rows = self._query(
-            f"SELECT hash FROM consentkit_log_nodes WHERE chain_id = {m} AND level = {m}"
-            f" AND idx = {m}",
-            (chain_id, level, index),
+            f"SELECT level, idx, hash FROM consentkit_log_nodes WHERE chain_id = {m} AND ({where})",
+            tuple(params),
         )
-        return bytes.fromhex(str(rows[0][0])) if rows else None
+        return {(int(r[0]), int(r[1])): bytes.fromhex(str(r[2])) for r in rows}
 
     def leaf_hashes(self, chain_id: str, start: int, end: int) -> list[bytes]:
         """Leaf hashes ``start`` to ``end - 1`` of a chain (records seq start+1 .. end).
@@ -285,7 +290,7 @@ class LogReader(abc.ABC):
         """
         m = self.mark
         found: dict[int, bytes] = {}
-        for row in self._stream(
+        for row in self._query(
             f"SELECT {_COLUMNS} FROM consentkit_log WHERE chain_id = {m} AND seq > {m}"
             f" AND seq <= {m} ORDER BY seq, id",
             (chain_id, start, end),

@@ -52,32 +52,49 @@ class ReceiptError(ConsentKitError):
     """A receipt cannot be made (no such record, no checkpoint covers it yet)."""
 
 
-def _chain_subtree(reader: LogReader, chain_id: str) -> Any:
+def _chain_path(reader: LogReader, chain_id: str, index: int, size: int) -> list[bytes]:
+    """The inclusion path of leaf ``index`` in the chain's tree of ``size`` leaves.
+
+    The stored subtree hashes the path needs are found first and read in one
+    query; what is left comes from at most two blocks of records.
+    """
     block = 1 << NODE_LEVEL
+    wanted: set[tuple[int, int]] = set()
+
+    def collect(start: int, end: int) -> bytes:
+        width = end - start
+        if width & (width - 1) == 0 and start % width == 0 and width >= block:
+            level = width.bit_length() - 1
+            wanted.add((level, start >> level))
+        elif width > block:
+            k = split_point(width)
+            collect(start, start + k)
+            collect(start + k, end)
+        return b""
+
+    inclusion_path(index, size, collect)
+    nodes = reader.nodes(chain_id, sorted(wanted))
     leaves: dict[int, list[bytes]] = {}
 
     def leaf_block(start: int, end: int) -> list[bytes]:
         first = start - start % block
         if first not in leaves:
-            leaves[first] = reader.leaf_hashes(chain_id, first, min(first + block, size[0]))
+            leaves[first] = reader.leaf_hashes(chain_id, first, min(first + block, size))
         return leaves[first][start - first : end - first]
-
-    size = [0]
 
     def subtree(start: int, end: int) -> bytes:
         width = end - start
         if width & (width - 1) == 0 and start % width == 0:
             level = width.bit_length() - 1
-            if level >= NODE_LEVEL:
-                stored = reader.node(chain_id, level, start >> level)
-                if stored is not None:
-                    return stored
+            stored = nodes.get((level, start >> level))
+            if stored is not None:
+                return stored
         if width <= block:
             return tree_hash(leaf_block(start, end))
         k = split_point(width)
         return node_hash(subtree(start, start + k), subtree(start + k, end))
 
-    return subtree, size
+    return inclusion_path(index, size, subtree)
 
 
 def make_receipt(
@@ -111,9 +128,8 @@ def make_receipt(
         entry = checkpoint.chains.get(record.chain_id)
         if entry is None or int(entry["seq"]) < record.seq:
             raise ReceiptError("the record is not covered by a signed head of its chain")
-    subtree, size = _chain_subtree(reader, record.chain_id)
-    size[0] = int(entry["seq"])
-    chain_path = inclusion_path(record.seq - 1, size[0], subtree)
+    size = int(entry["seq"])
+    chain_path = _chain_path(reader, record.chain_id, record.seq - 1, size)
     chain_ids = sorted(checkpoint.chains)
     entry_leaves = [chain_entry_leaf(c, checkpoint.chains[c]) for c in chain_ids]
     index = chain_ids.index(record.chain_id)
@@ -125,7 +141,7 @@ def make_receipt(
         "chain_head": {"chain_id": record.chain_id, **entry},
         "chain_proof": {
             "leaf_index": record.seq - 1,
-            "tree_size": size[0],
+            "tree_size": size,
             "path": [h.hex() for h in chain_path],
         },
         "checkpoint_proof": {
