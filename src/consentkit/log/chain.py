@@ -147,6 +147,13 @@ def seal(
     decision: Decision, key: LogKey, chain_id: str, seq: int, prev_mac: str, now: datetime
 ) -> ConsentRecord:
     """The sealed record for ``decision`` as record ``seq`` of chain ``chain_id``."""
+    return _seal(decision, key, chain_id, seq, prev_mac, now)[0]
+
+
+def _seal(
+    decision: Decision, key: LogKey, chain_id: str, seq: int, prev_mac: str, now: datetime
+) -> tuple[ConsentRecord, bytes]:
+    # The record and its Merkle leaf, from one canonical encoding.
     fields: dict[str, object] = {
         "chain_id": chain_id,
         "seq": seq,
@@ -167,8 +174,10 @@ def seal(
         "key_id": key.key_id,
         "prev_mac": prev_mac,
     }
-    mac = hmac.new(key.secret, canonical_json(fields), hashlib.sha256).hexdigest()
-    return ConsentRecord(**fields, mac=mac)  # type: ignore[arg-type]
+    data = canonical_json(fields)
+    mac = hmac.new(key.secret, data, hashlib.sha256).hexdigest()
+    record = ConsentRecord(**fields, mac=mac)  # type: ignore[arg-type]
+    return record, leaf_hash(data + mac.encode())
 
 
 class Chain:
@@ -193,18 +202,20 @@ class Chain:
     def seal_batch(self, decisions: list[Decision], now: datetime) -> list[ConsentRecord]:
         """Seal ``decisions`` in order, after the chain's current head, without moving it."""
         records = []
+        leaves = []
         seq, prev = self.seq, self.last_mac
         for decision in decisions:
             seq += 1
-            record = seal(decision, self.key, self.chain_id, seq, prev, now)
+            record, leaf = _seal(decision, self.key, self.chain_id, seq, prev, now)
             records.append(record)
+            leaves.append(leaf)
             prev = record.mac
         self.pending = None
         if self.signer is not None and records:
             tree = self.tree.copy()
             completed: list[tuple[int, int, bytes]] = []
-            for record in records:
-                tree.append(record_leaf(record), completed)
+            for leaf in leaves:
+                tree.append(leaf, completed)
             last = records[-1]
             head = SignedHead.make(
                 self.signer, self.chain_id, last.seq, tree.root(), last.mac, last.timestamp
