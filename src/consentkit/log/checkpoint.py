@@ -393,9 +393,14 @@ class CheckpointScheduler:
         task, self._task = self._task, None
         if task is None:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        loop = task.get_loop()
+        if loop is asyncio.get_running_loop():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        elif not loop.is_closed():
+            # Started lazily on another event loop (a test client's, a thread's).
+            loop.call_soon_threadsafe(task.cancel)
         await asyncio.to_thread(self.tick)
 
     async def _run(self) -> None:
