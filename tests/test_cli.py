@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import sqlite3
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from consentkit.log import Decision, derive_log_key, open_consent_log
+from consentkit.log.signing import derive_signing_key
 from tests.cli import run_cli as cli
 
 SECRET = "c" * 32
@@ -23,7 +25,8 @@ def log_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'consent.db'}"
 
     async def fill() -> None:
-        log = open_consent_log(url, derive_log_key(SECRET))
+        key = derive_log_key(SECRET)
+        log = open_consent_log(url, key, signer=derive_signing_key(key.secret))
         for i in range(3):
             await log.append(
                 Decision(
@@ -32,7 +35,7 @@ def log_url(tmp_path: Path) -> str:
                     granted=("analytics", "necessary"),
                     denied=(),
                     policy_version="1",
-                    declaration_hash="d",
+                    declaration_hash=hashlib.sha256(b"{}").hexdigest(),
                     declaration_json="{}",
                     language="en",
                     surface="banner",

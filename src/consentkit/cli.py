@@ -1,6 +1,7 @@
 """The ``consentkit`` command (also ``python -m consentkit``).
 
-``consentkit log {export,verify,checkpoint,show,stats,purge,declaration}`` is the
+``consentkit log {export,verify,checkpoint,show,stats,purge,declaration,keygen,
+public-key,adopt,receipt,verify-receipt}`` is the
 auditor's view of the consent log; other commands (``analytics``, later
 ``audit``) are added by their own modules through a ``register(subparsers)``
 function whose subcommands set ``func(args) -> int`` with ``set_defaults``.
@@ -30,15 +31,20 @@ from consentkit import audit
 from consentkit.analytics import cli as analytics_cli
 from consentkit.csp import cli as csp_cli
 from consentkit.errors import ConsentKitError, StorageError
+from consentkit.log.adopt import adopt_unsigned_chains
 from consentkit.log.base import DayStats
-from consentkit.log.chain import LogKey, derive_log_key, log_keys_from_env
+from consentkit.log.chain import LogKey
+from consentkit.log.checkpoint import CheckpointSink, SinkError, make_checkpoint
 from consentkit.log.export import EXPORT_FORMATS, write_records, write_rows
+from consentkit.log.keys import KeySet
+from consentkit.log.keys import resolve_keys as resolve_key_set
 from consentkit.log.read import LogReader, open_reader
+from consentkit.log.receipt import ReceiptError, make_receipt, verify_receipt
+from consentkit.log.signing import KeyFileError, SigningKey, generate_key_files
 from consentkit.log.verify import (
+    DEFAULT_MAX_FAULTS,
     LogKeyError,
-    VerificationFailed,
-    checkpoint_document,
-    parse_checkpoint,
+    parse_checkpoints,
     verify_log,
 )
 from consentkit.scan import cli as scan_cli
@@ -147,22 +153,45 @@ def load_config(spec: str) -> Any:
     return target
 
 
-def resolve_keys(args: argparse.Namespace) -> list[LogKey]:
-    """The log keys: ``--log-key``, else ``--config``, else the environment."""
-    if args.log_key:
-        return [derive_log_key(args.log_key)]
+def key_set(args: argparse.Namespace) -> KeySet:
+    """Every key the command may use, by the rule of `consentkit.log.keys`.
+
+    ``--log-key``, ``--signing-key`` and ``--public-key`` first, then
+    ``--config``'s ``log_key``/``log_signing_key``/``secret_keys``, then the environment.
+    """
     config = getattr(args, "site_config", None)
-    if config is not None:
-        if config.log_key:
-            return [derive_log_key(config.log_key)]
-        return [derive_log_key(k) for k in config.secret_keys]
-    keys = log_keys_from_env()
-    if not keys:
+    signing = getattr(args, "signing_key", None)
+    if signing is None and config is not None:
+        signing = getattr(config, "log_signing_key", None)
+    return resolve_key_set(
+        log_key=getattr(args, "log_key", None),
+        config_log_key=config.log_key if config is not None else None,
+        config_secret_keys=tuple(config.secret_keys) if config is not None else (),
+        signing_key_file=signing,
+        public_key_files=tuple(getattr(args, "public_key", None) or ()),
+    )
+
+
+def resolve_keys(args: argparse.Namespace) -> list[LogKey]:
+    """The HMAC log keys: ``--log-key``, else ``--config``, else the environment."""
+    keys = key_set(args)
+    if not keys.log_keys:
         raise UsageError(
             "no log key: pass --log-key, set CONSENTKIT_LOG_KEY or CONSENTKIT_SECRET_KEYS,"
             " or name the site's configuration with --config MODULE:ATTR"
         )
-    return keys
+    return keys.log_keys
+
+
+def _signing_key(args: argparse.Namespace) -> SigningKey:
+    keys = key_set(args)
+    if keys.signing_key is None:
+        raise UsageError(
+            "no signing key: pass --signing-key FILE, set CONSENTKIT_LOG_SIGNING_KEY, or give"
+            " the log key the key is derived from (--log-key, CONSENTKIT_LOG_KEY,"
+            " CONSENTKIT_SECRET_KEYS or --config)"
+        )
+    return keys.signing_key
 
 
 def _reader(args: argparse.Namespace, *, write: bool = False) -> LogReader:
@@ -229,35 +258,149 @@ def cmd_declaration(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """``consentkit log verify``: check every chain."""
-    keys = resolve_keys(args)
-    checkpoint = None
-    if args.checkpoint:
+    """``consentkit log verify``: check every chain, report every fault."""
+    keys = key_set(args)
+    print(f"keys: {keys.describe()}", file=sys.stderr)
+    if not keys.log_keys and not keys.public_keys:
+        raise UsageError(
+            "no key: pass --public-key FILE (no secret needed), or a log key: --log-key,"
+            " CONSENTKIT_LOG_KEY, CONSENTKIT_SECRET_KEYS or --config MODULE:ATTR"
+        )
+    checkpoints = []
+    for path in args.checkpoint or ():
         try:
-            with open(args.checkpoint, encoding="utf-8") as file:
-                checkpoint = parse_checkpoint(file.read())
+            with open(path, encoding="utf-8") as file:
+                checkpoints.extend(parse_checkpoints(file.read()))
         except OSError as exc:
-            raise UsageError(
-                f"cannot read checkpoint {args.checkpoint!r}: {exc.strerror}"
-            ) from None
+            raise UsageError(f"cannot read checkpoint {path!r}: {exc.strerror}") from None
         except ValueError as exc:
-            raise UsageError(f"checkpoint {args.checkpoint!r}: {exc}") from None
+            raise UsageError(f"checkpoint {path!r}: {exc}") from None
     with _reader(args) as reader:
         try:
-            report = verify_log(reader, keys, checkpoint)
-        except VerificationFailed as exc:
-            print(f"FAILED: {exc}", file=sys.stderr)
-            return EXIT_FAILED
+            report = verify_log(
+                reader,
+                keys.log_keys,
+                checkpoints,
+                public_keys=keys.public_keys,
+                max_faults=args.max_faults,
+            )
+        except LogKeyError as exc:
+            raise LogKeyError(f"{exc} (tried: {keys.describe()})") from None
+    if not report.ok:
+        print(report.summary(), file=sys.stderr)
+        for fault in report.faults:
+            print(f"FAILED: {fault}", file=sys.stderr)
+        if report.more_faults:
+            print(
+                f"... and {report.more_faults} more fault(s) (raise --max-faults to see them)",
+                file=sys.stderr,
+            )
+        for line in report.details():
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_FAILED
     print(report.summary())
+    for line in report.details():
+        print(f"  {line}")
     return 0
 
 
+def _sink(args: argparse.Namespace) -> CheckpointSink | None:
+    spec = getattr(args, "sink", None)
+    config = getattr(args, "site_config", None)
+    if spec is None and config is not None:
+        spec = getattr(config, "log_checkpoint_sink", None)
+    if not spec:
+        return None
+    try:
+        return CheckpointSink(spec)
+    except ValueError as exc:
+        raise UsageError(f"--sink: {exc}") from None
+
+
 def cmd_checkpoint(args: argparse.Namespace) -> int:
-    """``consentkit log checkpoint``: print each chain's head as JSON."""
-    with _reader(args) as reader:
-        heads = reader.heads()
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    print(json.dumps(checkpoint_document(heads, now), indent=2, sort_keys=True))
+    """``consentkit log checkpoint``: sign a checkpoint, store it, hand it to the sink, print it."""
+    signer = _signing_key(args)
+    sink = _sink(args)
+    with _reader(args, write=True) as reader:
+        checkpoint = make_checkpoint(reader, signer)
+    print(checkpoint.to_json(indent=2))
+    if sink is not None:
+        try:
+            sink.send(checkpoint)
+        except SinkError as exc:
+            print(f"consentkit: warning: {exc}", file=sys.stderr)
+            return EXIT_STORAGE
+    return 0
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    """``consentkit log adopt``: sign chains written before signed heads, if they verify."""
+    keys = resolve_keys(args)
+    signer = _signing_key(args)
+    with _reader(args, write=True) as reader:
+        results = adopt_unsigned_chains(reader, signer, keys)
+    if not results:
+        print("every chain already has a signed head")
+        return 0
+    for result in results:
+        if result.signed:
+            print(f"chain {result.chain_id}: {result.records} records {result.reason}")
+        else:
+            print(f"chain {result.chain_id}: not signed: {result.reason}", file=sys.stderr)
+    return 0 if all(r.signed for r in results) else EXIT_FAILED
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """``consentkit log keygen``: a new Ed25519 key pair; the private key is never printed."""
+    public = args.public or f"{args.private}.pub"
+    key = generate_key_files(args.private, public)
+    print(f"key id {key.key_id}: private key {args.private} (mode 0600), public key {public}")
+    return 0
+
+
+def cmd_public_key(args: argparse.Namespace) -> int:
+    """``consentkit log public-key``: the public half of the signing key, to publish."""
+    sys.stdout.write(_signing_key(args).public.pem().decode())
+    return 0
+
+
+def cmd_receipt(args: argparse.Namespace) -> int:
+    """``consentkit log receipt``: a visitor's receipt of their latest (or one) decision."""
+    consent_id = args.consent_id_option or args.consent_id
+    if not consent_id:
+        raise UsageError("name the visitor: log receipt CONSENT_ID (or --consent-id=ID)")
+    keys = key_set(args)
+    # With the signing key it may have to make (and store) a checkpoint first.
+    with _reader(args, write=keys.signing_key is not None) as reader:
+        try:
+            receipt = make_receipt(
+                reader, consent_id, record_id=args.record_id, signer=keys.signing_key
+            )
+        except ReceiptError as exc:
+            print(f"consentkit: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    print(json.dumps(receipt, indent=2, sort_keys=True, ensure_ascii=False))
+    return 0
+
+
+def cmd_verify_receipt(args: argparse.Namespace) -> int:
+    """``consentkit log verify-receipt``: check a receipt offline with a public key."""
+    try:
+        with open(args.file, encoding="utf-8") as file:
+            receipt = json.load(file)
+    except OSError as exc:
+        raise UsageError(f"cannot read receipt {args.file!r}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise UsageError(f"receipt {args.file!r} is not JSON: {exc}") from None
+    keys = key_set(args)
+    if not keys.public_keys:
+        raise UsageError("pass --public-key FILE: the site's published public key")
+    result = verify_receipt(receipt, {k.key_id: k for k in keys.public_keys})
+    if not result.ok:
+        for problem in result.problems:
+            print(f"FAILED: {problem}", file=sys.stderr)
+        return EXIT_FAILED
+    print(result.summary)
     return 0
 
 
@@ -369,14 +512,18 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    """``consentkit log purge``: delete old records, leaving the rest verifiable."""
+    """``consentkit log purge``: delete old records under a signed purge statement."""
+    signer = _signing_key(args)
+    by = args.by or os.environ.get("USER") or "consentkit log purge"
     now = datetime.now(timezone.utc)
     with _reader(args, write=True) as reader:
-        result = reader.purge(now - timedelta(days=args.older_than), now)
+        result = reader.purge(now - timedelta(days=args.older_than), now, signer, by)
     print(
         f"purged {result.deleted} records older than {args.older_than} days"
         f" from {result.chains} chain(s); {result.remaining} remain"
     )
+    if result.statement is not None:
+        print(f"signed as {result.statement.describe()} (key {result.statement.key_id})")
     return 0
 
 
@@ -401,11 +548,19 @@ def _common(parser: argparse.ArgumentParser, keys: bool = False) -> None:
             metavar="KEY",
             help="the log key (default: CONSENTKIT_LOG_KEY, else CONSENTKIT_SECRET_KEYS)",
         )
+        parser.add_argument(
+            "--signing-key",
+            metavar="FILE",
+            help="the Ed25519 private key file (default: CONSENTKIT_LOG_SIGNING_KEY, else"
+            " derived from the log key)",
+        )
 
 
 def _add_log_commands(subparsers: Any) -> None:
     log = subparsers.add_parser(
-        "log", help="the consent log: export, verify, checkpoint, show, stats, purge"
+        "log",
+        help="the consent log: export, verify, checkpoint, show, stats, purge, keygen,"
+        " public-key, receipt, verify-receipt",
     )
     commands = log.add_subparsers(dest="log_command", metavar="COMMAND", required=True)
 
@@ -437,15 +592,31 @@ def _add_log_commands(subparsers: Any) -> None:
 
     verify = commands.add_parser("verify", help="check every chain of the log")
     _common(verify, keys=True)
+    _public_key(verify)
     verify.add_argument(
         "--checkpoint",
         metavar="FILE",
-        help="a file from 'log checkpoint': also catch records cut off the end",
+        action="append",
+        help="an earlier checkpoint (a document or a sink's JSON Lines file); repeatable",
+    )
+    verify.add_argument(
+        "--max-faults",
+        type=_positive_int,
+        default=DEFAULT_MAX_FAULTS,
+        metavar="N",
+        help=f"describe at most N faults (default {DEFAULT_MAX_FAULTS})",
     )
     verify.set_defaults(func=cmd_verify)
 
-    checkpoint = commands.add_parser("checkpoint", help="print each chain's head as JSON")
-    _common(checkpoint)
+    checkpoint = commands.add_parser(
+        "checkpoint", help="sign a checkpoint of the whole log, store it, send it to a sink"
+    )
+    _common(checkpoint, keys=True)
+    checkpoint.add_argument(
+        "--sink",
+        metavar="SPEC",
+        help="also hand it to: a file path (JSON Lines), an http(s) URL (POST), exec:COMMAND",
+    )
     checkpoint.set_defaults(func=cmd_checkpoint)
 
     show = commands.add_parser(
@@ -468,11 +639,67 @@ def _add_log_commands(subparsers: Any) -> None:
     stats.set_defaults(func=cmd_stats)
 
     purge = commands.add_parser("purge", help="delete old records; the rest still verifies")
-    _common(purge)
+    _common(purge, keys=True)
     purge.add_argument(
         "--older-than", type=positive_days, metavar="DAYS", required=True, help="age in days"
     )
+    purge.add_argument("--by", metavar="NAME", help="who purges (default: $USER)")
     purge.set_defaults(func=cmd_purge)
+
+    adopt = commands.add_parser(
+        "adopt",
+        help="once, after an upgrade: sign the chains written before heads were signed, if"
+        " they verify with the log key",
+    )
+    _common(adopt, keys=True)
+    adopt.set_defaults(func=cmd_adopt)
+
+    keygen = commands.add_parser("keygen", help="make an Ed25519 key pair for signing the log")
+    keygen.add_argument("private", metavar="PRIVATE_FILE", help="created with mode 0600")
+    keygen.add_argument("--public", metavar="FILE", help="default: PRIVATE_FILE.pub")
+    keygen.set_defaults(func=cmd_keygen)
+
+    public_key = commands.add_parser(
+        "public-key", help="print the public key of the signing key (PEM), to publish"
+    )
+    _common(public_key, keys=True)
+    public_key.set_defaults(func=cmd_public_key)
+
+    receipt = commands.add_parser(
+        "receipt", help="a visitor's receipt: their record and its proof in a signed checkpoint"
+    )
+    receipt.add_argument("consent_id", metavar="CONSENT_ID", nargs="?")
+    receipt.add_argument("--consent-id", dest="consent_id_option", metavar="ID")
+    receipt.add_argument("--record-id", metavar="ID", help="that record (default: the latest)")
+    _common(receipt, keys=True)
+    receipt.set_defaults(func=cmd_receipt)
+
+    verify_receipt_ = commands.add_parser(
+        "verify-receipt", help="check a receipt offline with the site's public key"
+    )
+    verify_receipt_.add_argument("file", metavar="FILE")
+    _public_key(verify_receipt_, required=True)
+    verify_receipt_.set_defaults(func=cmd_verify_receipt)
+
+
+def _public_key(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    parser.add_argument(
+        "--public-key",
+        metavar="FILE",
+        action="append",
+        required=required,
+        help="a public key file (PEM) of the log's signing key; repeat for rotated keys",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -538,7 +765,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except UsageError as exc:
         return _fail(EXIT_USAGE, str(exc))
-    except (LogKeyError, StorageError) as exc:
+    except (LogKeyError, StorageError, KeyFileError) as exc:
         return _fail(EXIT_STORAGE, str(exc))
     except ConsentKitError as exc:
         return _fail(EXIT_FAILED, str(exc))

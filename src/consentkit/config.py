@@ -306,6 +306,15 @@ class ConsentConfig(_Model):
     trusted_proxies: Annotated[Sequence[str], _TUPLE] = ()
     #: Key for the consent log's HMAC chain; default: derived from the first secret key.
     log_key: str | None = None
+    #: Ed25519 private key file (``consentkit log keygen``) that signs each committed batch's
+    #: chain head and every checkpoint; default: ``CONSENTKIT_LOG_SIGNING_KEY``, else a key
+    #: derived from the log key.
+    log_signing_key: str | None = None
+    #: Seconds between automatic signed checkpoints of the log (0: only on demand).
+    log_checkpoint_interval: float = Field(default=60.0, ge=0)
+    #: Where checkpoints go besides the database: a file path (JSON Lines), an http(s) URL
+    #: (POST) or ``exec:COMMAND`` (stdin). Pick one the operator of the site does not control.
+    log_checkpoint_sink: str | None = None
     #: ``callable(request) -> bool`` or ``("user", "password")`` for basic auth.
     dashboard_auth: DashboardAuth | tuple[str, str] | None = None
     #: How many verified tokens, parsed Cookie headers and GPC overrides are kept in memory.

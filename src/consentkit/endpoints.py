@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Mapping
@@ -15,9 +16,10 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from consentkit.consent import Consent, new_consent_id
-from consentkit.errors import StorageUnavailable
+from consentkit.errors import StorageError, StorageUnavailable
 from consentkit.ip import reduce_ip
 from consentkit.log import ConsentRecord, Decision
+from consentkit.log.receipt import ReceiptError, visitor_receipt
 from consentkit.log.record import ACTIONS
 
 if TYPE_CHECKING:
@@ -109,6 +111,7 @@ class Endpoints:
         self.config = config
         self.prefix = config.prefix
         self.dashboard_path = config.prefix + "/dashboard"
+        self.receipt_path = config.prefix + "/receipt"
         self.max_age = int(config.consent_lifetime.total_seconds())
         attributes = f"Max-Age={self.max_age}; Path={config.cookie_path}; HttpOnly; SameSite=Lax"
         clear = f"Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path={config.cookie_path}"
@@ -157,6 +160,8 @@ class Endpoints:
             return self._privacy(scope, consent)
         if path == self.dashboard_path:
             return await self._dashboard(scope, receive)
+        if path == self.receipt_path:
+            return await self._receipt(consent)
         headers = _headers(scope)
         asset = self.mw.assets.response(
             path, headers.get("if-none-match"), headers.get("accept-encoding")
@@ -188,6 +193,30 @@ class Endpoints:
             page,
             media_type="text/html; charset=utf-8",
             headers={**_NO_STORE, "content-language": lang},
+        )
+
+    async def _receipt(self, consent: Consent) -> Response:
+        # A decided visitor's signed receipt of their latest decision.
+        if not consent.decided or not consent.consent_id:
+            raise _Refused(404, "not_decided", "there is no decision to give a receipt of")
+        try:
+            receipt = await asyncio.to_thread(
+                visitor_receipt, self.config.storage, consent.consent_id, self.mw.signing_key
+            )
+        except ReceiptError:
+            raise _Refused(
+                404, "no_record", "the consent log has no record of this decision"
+            ) from None
+        except StorageError:
+            raise _Refused(
+                503, "storage_unavailable", "the consent log cannot be read now"
+            ) from None
+        return JSONResponse(
+            receipt,
+            headers={
+                **_NO_STORE,
+                "content-disposition": 'attachment; filename="consentkit-receipt.json"',
+            },
         )
 
     async def _dashboard(self, scope: Scope, receive: Receive) -> Response:

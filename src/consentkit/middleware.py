@@ -23,7 +23,9 @@ from consentkit.html import Assets, Renderer
 from consentkit.i18n import Translator
 from consentkit.inject import MAX_BUFFERED, EncodedHtmlInjector, HtmlInjector
 from consentkit.ip import ClientAddress
-from consentkit.log import derive_log_key, open_consent_log
+from consentkit.log import open_consent_log
+from consentkit.log.checkpoint import CheckpointScheduler, CheckpointSink
+from consentkit.log.keys import log_key_for, signing_key_for
 
 __all__ = ["ConsentMiddleware"]
 
@@ -76,8 +78,17 @@ class ConsentMiddleware:
         self.cookies = CookiePolicy(
             self.categories, config.undeclared_cookies, config.cookie_domain
         )
-        self.log_key = derive_log_key(config.log_key or config.secret_keys[0])
-        self.log = open_consent_log(config.storage, self.log_key, clock=clock)
+        self.log_key = log_key_for(config.log_key, config.secret_keys)
+        self.signing_key = signing_key_for(config.log_signing_key, self.log_key)
+        self.log = open_consent_log(
+            config.storage, self.log_key, clock=clock, signer=self.signing_key
+        )
+        self.checkpoints = CheckpointScheduler(
+            config.storage,
+            self.signing_key,
+            CheckpointSink(config.log_checkpoint_sink) if config.log_checkpoint_sink else None,
+            config.log_checkpoint_interval,
+        )
         self.addresses = ClientAddress(config.trusted_proxies)
         self.assets = Assets(config.prefix)
         self.renderer = Renderer(config, self.declarations, self.assets)
@@ -375,6 +386,7 @@ class ConsentMiddleware:
             return
         self._started = True
         await self.log.open()
+        self.checkpoints.start()
         if self.tracker is not None:
             await self.tracker.start()
         if self.csp_reports is not None:
@@ -390,6 +402,7 @@ class ConsentMiddleware:
         if self.csp_reports is not None:
             await self.csp_reports.stop()
         await self.log.close()
+        await self.checkpoints.stop()
 
 
 class _Visit(NamedTuple):

@@ -25,9 +25,10 @@ GUIDE = (ROOT / "docs" / "auditors.md").read_text()
 KEY = "docs-demo-key-please-use-your-own-32-bytes-or-more"
 
 
-def consentkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CONSENTKIT_SECRET_KEYS": KEY}
-    env.pop("CONSENTKIT_LOG_KEY", None)
+def consentkit(*args: str, cwd: Path, secret: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENTKIT_")}
+    if secret:
+        env["CONSENTKIT_SECRET_KEYS"] = KEY
     return subprocess.run(
         [sys.executable, "-m", "consentkit", *args],
         cwd=cwd,
@@ -70,36 +71,93 @@ def test_verify_checkpoint_and_tampering(demo_db: Path) -> None:
         )
     bad = consentkit("log", "verify", "--storage", "sqlite:///tampered.db", cwd=demo_db)
     assert bad.returncode == 1
-    both("its content does not match its MAC: altered or forged", bad.stdout + bad.stderr)
+    both(
+        "its content does not match its MAC; most likely: altered or forged",
+        bad.stdout + bad.stderr,
+    )
 
     deleted = _copy(demo_db, "deleted.db")
     with sqlite3.connect(deleted) as db:
         db.execute("DELETE FROM consentkit_log WHERE seq = 7")
     gone = consentkit("log", "verify", "--storage", "sqlite:///deleted.db", cwd=demo_db)
     assert gone.returncode == 1
-    both("missing: record seq 7 deleted (the chain jumps to seq 8)", gone.stdout + gone.stderr)
+    both("missing: record seq 7 (the chain jumps to seq 8)", gone.stdout + gone.stderr)
 
-    checkpoint = consentkit("log", "checkpoint", "--storage", "sqlite:///demo.db", cwd=demo_db)
+    public = consentkit("log", "public-key", cwd=demo_db)
+    both("-----BEGIN PUBLIC KEY-----", public.stdout)
+    (demo_db / "site.pub").write_text(public.stdout)
+    keyless = consentkit(
+        "log", "verify", "--storage", "sqlite:///demo.db", "--public-key", "site.pub",
+        cwd=demo_db, secret=False,
+    )  # fmt: skip
+    assert keyless.returncode == 0, keyless.stderr
+    both("MACs not checked (no log key given); the public key decides", keyless.stdout)
+
+    checkpoint = consentkit(
+        "log", "checkpoint", "--storage", "sqlite:///demo.db", "--sink", "witness.jsonl",
+        cwd=demo_db,
+    )  # fmt: skip
     assert checkpoint.returncode == 0
-    both('"format": "consentkit-log-checkpoint/1"', checkpoint.stdout)
-    (demo_db / "checkpoint.json").write_text(checkpoint.stdout)
+    both('"format": "consentkit-log-checkpoint/2"', checkpoint.stdout)
+    both('"type": "consentkit-checkpoint/2"', checkpoint.stdout)
     cut = _copy(demo_db, "cut.db")
     with sqlite3.connect(cut) as db:
         (last,) = db.execute("SELECT max(seq) FROM consentkit_log").fetchone()
         db.execute("DELETE FROM consentkit_log WHERE seq >= ?", (last - 1,))
-    alone = consentkit("log", "verify", "--storage", "sqlite:///cut.db", cwd=demo_db)
-    assert alone.returncode == 0
+        db.execute("DELETE FROM consentkit_log_heads")
+        db.execute("DELETE FROM consentkit_log_checkpoints")
     caught = consentkit(
-        "log",
-        "verify",
-        "--storage",
-        "sqlite:///cut.db",
-        "--checkpoint",
-        "checkpoint.json",
-        cwd=demo_db,
-    )
+        "log", "verify", "--storage", "sqlite:///cut.db", "--public-key", "site.pub",
+        "--checkpoint", "witness.jsonl", cwd=demo_db,
+    )  # fmt: skip
     assert caught.returncode == 1
     both("cut off the end: the log ends at seq", caught.stdout + caught.stderr)
+    both("are covered by no signed head; most likely: written without", caught.stderr)
+
+    forged = _copy(demo_db, "forged.db")
+    with sqlite3.connect(forged) as db:
+        row = db.execute(
+            "SELECT chain_id, seq, mac, ts FROM consentkit_log WHERE seq = 20"
+        ).fetchone()
+        db.execute("INSERT INTO consentkit_log_anchors VALUES (?, ?, ?, ?, ?)", (*row, row[3]))
+        db.execute("DELETE FROM consentkit_log WHERE seq <= 20")
+    fake = consentkit(
+        "log", "verify", "--storage", "sqlite:///forged.db", "--public-key", "site.pub",
+        cwd=demo_db,
+    )  # fmt: skip
+    assert fake.returncode == 1
+    both("record seq 21: the chain starts after an unsigned purge anchor", fake.stderr)
+
+    consent_id = json.loads(
+        consentkit("log", "export", "--storage", "sqlite:///demo.db", cwd=demo_db).stdout.split(
+            "\n"
+        )[4]
+    )["consent_id"]
+    receipt = consentkit(
+        "log", "receipt", f"--consent-id={consent_id}", "--storage", "sqlite:///demo.db",
+        cwd=demo_db,
+    )  # fmt: skip
+    assert receipt.returncode == 0, receipt.stderr
+    (demo_db / "receipt.json").write_text(receipt.stdout)
+    checked = consentkit(
+        "log", "verify-receipt", "receipt.json", "--public-key", "site.pub", cwd=demo_db,
+        secret=False,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.startswith("OK: ") and f" by {consent_id} at " in checked.stdout
+    both(" (policy 2026-01), record seq ", checked.stdout)
+    both("record seq 5 of chain", checked.stdout)
+    edited = json.loads(receipt.stdout)
+    edited["record"]["action"] = (
+        "reject_all" if edited["record"]["action"] != "reject_all" else "accept_all"
+    )
+    (demo_db / "edited.json").write_text(json.dumps(edited))
+    refused = consentkit(
+        "log", "verify-receipt", "edited.json", "--public-key", "site.pub", cwd=demo_db,
+        secret=False,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    both("FAILED: the record is not in its chain's signed Merkle tree", refused.stderr)
 
     wrong = consentkit(
         "log", "verify", "--storage", "sqlite:///demo.db", "--log-key", "w" * 40, cwd=demo_db
@@ -147,9 +205,11 @@ def test_export_show_stats_purge(demo_db: Path) -> None:
     )
     assert purge.returncode == 0
     both("records older than 3 days from 1 chain(s);", purge.stdout)
+    both("signed as purge #1 at ", purge.stdout)
     after = consentkit("log", "verify", "--storage", "sqlite:///purge.db", cwd=demo_db)
     assert after.returncode == 0
     both("1 chain(s) start after a purge", after.stdout)
+    both("  purge #1 at ", after.stdout)
 
 
 @pytest.mark.slow

@@ -53,10 +53,10 @@ def _log_commands() -> list[str]:
         text=True,
         check=True,
     )
-    listed = re.search(r"\{([\w,]+)\}", result.stdout)
+    listed = re.search(r"\{([\w,-]+)\}", result.stdout)
     if listed:
         return listed[1].split(",")
-    return re.findall(r"^    (\w+)", result.stdout, re.MULTILINE)
+    return re.findall(r"^    (\w[\w-]*)", result.stdout, re.MULTILINE)
 
 
 def test_auditors_guide_shows_every_log_command() -> None:

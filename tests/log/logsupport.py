@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from typing import Any
 
 SECRET = "s" * 32
+DECLARATION = '{"categories": []}'
+DECLARATION_HASH = hashlib.sha256(DECLARATION.encode()).hexdigest()
 
 
 class Database:
@@ -42,8 +45,8 @@ def decision(i: int, consent_id: str | None = None, action: str = "accept_all") 
         granted=granted,
         denied=denied,
         policy_version="2026-01",
-        declaration_hash="decl-1",
-        declaration_json='{"categories": []}',
+        declaration_hash=DECLARATION_HASH,
+        declaration_json=DECLARATION,
         language="en",
         surface="api",
         path="/reports",
@@ -61,13 +64,21 @@ async def fill(
     clock: Any = None,
     start: int = 0,
     actions: tuple[str, ...] = ("accept_all",),
+    signed: bool = True,
 ) -> list[Any]:
-    """Append ``count`` decisions as one writer (one chain); return the records."""
+    """Append ``count`` decisions as one writer (one chain); return the records.
+
+    Signed with the key the middleware would derive from ``secret`` unless
+    ``signed`` is false (a log as a consentkit before signed heads wrote it).
+    """
     import time
 
     from consentkit.log import derive_log_key, open_consent_log
+    from consentkit.log.signing import derive_signing_key
 
-    log = open_consent_log(url, derive_log_key(secret), clock=clock or time.time)
+    key = derive_log_key(secret)
+    signer = derive_signing_key(key.secret) if signed else None
+    log = open_consent_log(url, key, clock=clock or time.time, signer=signer)
     await log.open()
     try:
         records = []

@@ -133,9 +133,9 @@ def test_purge_leaves_the_rest_verifiable(store_url: str, tmp_path: Path) -> Non
     records = asyncio.run(fill(store_url, 10, clock=lambda: next(clock)))
     old_chain = asyncio.run(fill(store_url, 2, clock=lambda: now - 200 * DAY, start=50))
     path = tmp_path / "checkpoint.json"
-    path.write_text(run_cli("log", "checkpoint", "--storage", store_url).stdout)
+    path.write_text(run_cli("log", "checkpoint", "--storage", store_url, env=KEY_ENV).stdout)
 
-    out = run_cli("log", "purge", "--older-than", "60", "--storage", store_url)
+    out = run_cli("log", "purge", "--older-than", "60", "--storage", store_url, env=KEY_ENV)
     assert out.returncode == 0, out.stderr
     assert "purged 6 records" in out.stdout and "6 remain" in out.stdout
     result = run_cli(
@@ -144,12 +144,15 @@ def test_purge_leaves_the_rest_verifiable(store_url: str, tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert "6 records in 2 chain(s)" in result.stdout
     assert "2 chain(s) start after a purge" in result.stdout
+    assert "purge #1 at " in result.stdout and "6 record(s)" in result.stdout
 
     # The fully purged chain still has a head for new checkpoints.
-    heads = json.loads(run_cli("log", "checkpoint", "--storage", store_url).stdout)["chains"]
+    heads = json.loads(run_cli("log", "checkpoint", "--storage", store_url, env=KEY_ENV).stdout)[
+        "chains"
+    ]
     assert heads[old_chain[0].chain_id]["seq"] == 2
 
-    out = run_cli("log", "purge", "--older-than", "30", "--storage", store_url)
+    out = run_cli("log", "purge", "--older-than", "30", "--storage", store_url, env=KEY_ENV)
     assert "purged 3 records" in out.stdout
     assert run_cli("log", "verify", "--storage", store_url, env=KEY_ENV).returncode == 0
 

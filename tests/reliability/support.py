@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 from dataclasses import dataclass
@@ -178,7 +179,14 @@ class SiteProcess(UvicornProcess):
         super().__init__(
             "tests.reliability.site_app:app",
             log_path,
-            env={"CONSENTKIT_TEST_STORAGE": storage, "PYTHONPATH": str(REPO), **(env or {})},
+            env={
+                "CONSENTKIT_TEST_STORAGE": storage,
+                # The caller's PYTHONPATH stays after the repository (a checkout's src).
+                "PYTHONPATH": os.pathsep.join(
+                    p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
+                ),
+                **(env or {}),
+            },
             args=("--no-proxy-headers",),
             cwd=REPO,
         )

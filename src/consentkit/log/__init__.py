@@ -8,6 +8,7 @@ from collections.abc import Callable
 from consentkit.log.base import ConsentLog, DayStats
 from consentkit.log.chain import LogKey, derive_log_key
 from consentkit.log.record import ConsentRecord, Decision
+from consentkit.log.signing import SigningKey
 from consentkit.storage import parse_storage_url
 
 __all__ = [
@@ -22,14 +23,21 @@ __all__ = [
 
 
 def open_consent_log(
-    url: str, key: LogKey, *, clock: Callable[[], float] = time.time
+    url: str,
+    key: LogKey,
+    *,
+    clock: Callable[[], float] = time.time,
+    signer: SigningKey | None = None,
 ) -> ConsentLog:
-    """The consent log store for a storage URL (not yet opened)."""
+    """The consent log store for a storage URL (not yet opened).
+
+    With ``signer`` every committed batch's chain head is signed with it.
+    """
     parsed = parse_storage_url(url)
     if parsed.scheme == "postgresql":
         from consentkit.log.postgres import PostgresConsentLog
 
-        return PostgresConsentLog(parsed.target, key, clock=clock)
+        return PostgresConsentLog(parsed.target, key, clock=clock, signer=signer)
     from consentkit.log.sqlite import SQLiteConsentLog
 
-    return SQLiteConsentLog(parsed.target, key, clock=clock)
+    return SQLiteConsentLog(parsed.target, key, clock=clock, signer=signer)

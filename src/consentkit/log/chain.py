@@ -6,11 +6,32 @@ import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from consentkit.log.merkle import Frontier, leaf_hash
 from consentkit.log.record import ConsentRecord, Decision, canonical_json, decision_fields
+from consentkit.log.signing import PublicKey, SigningKey
 
-__all__ = ["Chain", "LogKey", "derive_log_key", "log_keys_from_env", "new_chain_id", "seal"]
+__all__ = [
+    "HEAD_TYPE",
+    "NODE_LEVEL",
+    "BatchSeal",
+    "Chain",
+    "LogKey",
+    "SignedHead",
+    "derive_log_key",
+    "log_keys_from_env",
+    "new_chain_id",
+    "record_leaf",
+    "seal",
+]
+
+#: The ``type`` of a signed chain head statement.
+HEAD_TYPE = "consentkit-chain-head/1"
+#: Subtrees of 2**NODE_LEVEL leaves and more are stored when complete, so an
+#: inclusion proof reads at most two blocks of that many records.
+NODE_LEVEL = 6
 
 
 class LogKey:
@@ -25,9 +46,10 @@ class LogKey:
     def __repr__(self) -> str:
         return f"LogKey(key_id={self.key_id!r})"
 
-    def mac(self, record: ConsentRecord) -> str:
-        """The MAC of ``record`` under this key."""
-        return hmac.new(self.secret, record.canonical(), hashlib.sha256).hexdigest()
+    def mac(self, record: ConsentRecord, canonical: bytes | None = None) -> str:
+        """The MAC of ``record`` under this key (``canonical``: its canonical form, if at hand)."""
+        data = canonical if canonical is not None else record.canonical()
+        return hmac.new(self.secret, data, hashlib.sha256).hexdigest()
 
 
 def derive_log_key(secret: str) -> LogKey:
@@ -55,6 +77,67 @@ def log_keys_from_env(explicit: str | None = None) -> list[LogKey]:
     return [derive_log_key(k) for k in secrets_ if k]
 
 
+def record_leaf(record: ConsentRecord, canonical: bytes | None = None) -> bytes:
+    """The Merkle leaf hash of ``record``.
+
+    Its data is the record's canonical form (every field but ``mac``, the
+    bytes the MAC covers) followed by the MAC's hex digits; ``canonical`` may
+    pass that form when it is at hand already.
+    """
+    return leaf_hash((canonical or record.canonical()) + record.mac.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHead:
+    """A writer's signed statement: chain ``chain_id`` has ``seq`` records, Merkle root ``root``."""
+
+    chain_id: str
+    seq: int
+    root: str
+    mac: str
+    timestamp: str
+    key_id: str
+    signature: str = ""
+
+    def statement(self) -> bytes:
+        """The bytes signed: sorted compact JSON of every field but the signature, and a type."""
+        return canonical_json(
+            {
+                "type": HEAD_TYPE,
+                "chain_id": self.chain_id,
+                "seq": self.seq,
+                "root": self.root,
+                "mac": self.mac,
+                "timestamp": self.timestamp,
+                "key_id": self.key_id,
+            }
+        )
+
+    def verify(self, key: PublicKey) -> bool:
+        """Whether the signature is ``key``'s."""
+        return key.key_id == self.key_id and key.verify(self.signature, self.statement())
+
+    @classmethod
+    def make(
+        cls, signer: SigningKey, chain_id: str, seq: int, root: bytes, mac: str, timestamp: str
+    ) -> SignedHead:
+        """The head, signed by ``signer``."""
+        head = cls(chain_id, seq, root.hex(), mac, timestamp, signer.key_id)
+        signature = signer.sign(head.statement())
+        return cls(chain_id, seq, head.root, mac, timestamp, signer.key_id, signature)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSeal:
+    """What a batch adds besides its records: the signed head and the completed tree nodes."""
+
+    head: SignedHead
+    #: (level, index, hash) of every stored subtree the batch completed
+    nodes: list[tuple[int, int, bytes]]
+    tree: Frontier
+    last_seq: int
+
+
 def new_chain_id() -> str:
     """A fresh writer (chain) id."""
     return secrets.token_hex(8)
@@ -64,6 +147,13 @@ def seal(
     decision: Decision, key: LogKey, chain_id: str, seq: int, prev_mac: str, now: datetime
 ) -> ConsentRecord:
     """The sealed record for ``decision`` as record ``seq`` of chain ``chain_id``."""
+    return _seal(decision, key, chain_id, seq, prev_mac, now)[0]
+
+
+def _seal(
+    decision: Decision, key: LogKey, chain_id: str, seq: int, prev_mac: str, now: datetime
+) -> tuple[ConsentRecord, bytes]:
+    # The record and its Merkle leaf, from one canonical encoding.
     fields: dict[str, object] = {
         "chain_id": chain_id,
         "seq": seq,
@@ -85,8 +175,10 @@ def seal(
         "prev_mac": prev_mac,
     }
     fields.update(decision_fields(decision, now))
-    mac = hmac.new(key.secret, canonical_json(fields), hashlib.sha256).hexdigest()
-    return ConsentRecord(**fields, mac=mac)  # type: ignore[arg-type]
+    data = canonical_json(fields)
+    mac = hmac.new(key.secret, data, hashlib.sha256).hexdigest()
+    record = ConsentRecord(**fields, mac=mac)  # type: ignore[arg-type]
+    return record, leaf_hash(data + mac.encode())
 
 
 class Chain:
@@ -96,21 +188,41 @@ class Chain:
     transaction has committed, so a failed write leaves no gap.
     """
 
-    def __init__(self, key: LogKey, chain_id: str | None = None) -> None:
+    def __init__(
+        self, key: LogKey, chain_id: str | None = None, signer: SigningKey | None = None
+    ) -> None:
         self.key = key
         self.chain_id = chain_id or new_chain_id()
         self.seq = 0
         self.last_mac = ""
+        self.signer = signer
+        self.tree = Frontier()
+        #: the seal of the batch being written, adopted once it has committed
+        self.pending: BatchSeal | None = None
 
     def seal_batch(self, decisions: list[Decision], now: datetime) -> list[ConsentRecord]:
         """Seal ``decisions`` in order, after the chain's current head, without moving it."""
         records = []
+        leaves = []
         seq, prev = self.seq, self.last_mac
         for decision in decisions:
             seq += 1
-            record = seal(decision, self.key, self.chain_id, seq, prev, now)
+            record, leaf = _seal(decision, self.key, self.chain_id, seq, prev, now)
             records.append(record)
+            leaves.append(leaf)
             prev = record.mac
+        self.pending = None
+        if self.signer is not None and records:
+            tree = self.tree.copy()
+            completed: list[tuple[int, int, bytes]] = []
+            for leaf in leaves:
+                tree.append(leaf, completed)
+            last = records[-1]
+            head = SignedHead.make(
+                self.signer, self.chain_id, last.seq, tree.root(), last.mac, last.timestamp
+            )
+            nodes = [node for node in completed if node[0] >= NODE_LEVEL]
+            self.pending = BatchSeal(head, nodes, tree, last.seq)
         return records
 
     def advance(self, records: list[ConsentRecord]) -> None:
@@ -118,3 +230,25 @@ class Chain:
         if records:
             self.seq = records[-1].seq
             self.last_mac = records[-1].mac
+            if self.pending is not None and self.pending.last_seq == self.seq:
+                self.tree = self.pending.tree
+        self.pending = None
+
+    def resync(self, seq: int, mac: str) -> bool:
+        """Take the stored head (``seq``, ``mac``) as the chain's; False if it cannot be followed.
+
+        Without a signer the chain simply continues after it. A signing chain
+        must also know its Merkle tree: that is known for its own head and for
+        a batch it sent whose answer was lost, and for nothing else.
+        """
+        if (seq, mac) == (self.seq, self.last_mac):
+            return True
+        if self.signer is None:
+            self.seq, self.last_mac = seq, mac
+            return True
+        pending = self.pending
+        if pending is not None and (pending.last_seq, pending.head.mac) == (seq, mac):
+            self.seq, self.last_mac, self.tree = seq, mac, pending.tree
+            self.pending = None
+            return True
+        return False

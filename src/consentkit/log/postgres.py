@@ -21,6 +21,7 @@ from consentkit.log.base import DayStats, day_stats_query, fold_day_stats
 from consentkit.log.chain import LogKey
 from consentkit.log.record import ConsentRecord
 from consentkit.log.schema import POSTGRES_MIGRATIONS
+from consentkit.log.signing import SigningKey
 from consentkit.log.writer import BatchWriterLog
 
 psycopg: Any
@@ -198,8 +199,9 @@ class PostgresConsentLog(BatchWriterLog):
         max_batch: int = 256,
         connect_timeout: int = 5,
         clock: Callable[[], float] = time.time,
+        signer: SigningKey | None = None,
     ) -> None:
-        super().__init__(key, max_batch=max_batch, clock=clock)
+        super().__init__(key, max_batch=max_batch, clock=clock, signer=signer)
         self.dsn = dsn
         self._connect_timeout = connect_timeout
         driver = _driver()
@@ -269,17 +271,33 @@ class PostgresConsentLog(BatchWriterLog):
                 )
             params = [list(column) for column in zip(*map(_row, records), strict=True)]
             insert = _INSERT
-            if not register_chain:
+            seal = self.chain.pending
+            if not register_chain and seal is None:
                 self._committing()
                 cur.execute(insert, params)
                 return
             with conn.transaction():
-                cur.execute(
-                    "INSERT INTO consentkit_chains (chain_id, created_at, key_id)"
-                    " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                    (self.chain.chain_id, now, self.chain.key.key_id),
-                )
+                if register_chain:
+                    cur.execute(
+                        "INSERT INTO consentkit_chains (chain_id, created_at, key_id)"
+                        " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                        (self.chain.chain_id, now, self.chain.key.key_id),
+                    )
                 cur.execute(insert, params)
+                if seal is not None:
+                    head = seal.head
+                    cur.execute(
+                        "INSERT INTO consentkit_log_heads (chain_id, seq, root, mac, ts, key_id,"
+                        " signature) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                        (head.chain_id, head.seq, head.root, head.mac, head.timestamp,
+                         head.key_id, head.signature),
+                    )  # fmt: skip
+                    if seal.nodes:
+                        cur.executemany(
+                            "INSERT INTO consentkit_log_nodes (chain_id, level, idx, hash)"
+                            " VALUES (%s, %s, %s, %s)",
+                            [(head.chain_id, lvl, idx, h.hex()) for lvl, idx, h in seal.nodes],
+                        )
                 self._committing()  # leaving the block sends COMMIT
 
 

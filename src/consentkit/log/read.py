@@ -31,14 +31,17 @@ from urllib.parse import quote
 
 from consentkit.errors import StorageError, StorageUnavailable
 from consentkit.log.base import DayStats
+from consentkit.log.chain import NODE_LEVEL, SignedHead, record_leaf
+from consentkit.log.merkle import Frontier
+from consentkit.log.purges import PurgeCut, PurgeStatement, make_statement
 from consentkit.log.record import OPTIONAL_FIELDS, RECORD_FIELDS, ConsentRecord
 from consentkit.log.schema import SQLITE_MIGRATIONS
+from consentkit.log.signing import SigningKey
 from consentkit.storage import parse_storage_url, sqlite_read_only
 
 __all__ = [
     "RECORD_COLUMNS",
     "Anchor",
-    "Head",
     "LogReader",
     "PurgeResult",
     "open_reader",
@@ -67,32 +70,13 @@ class Anchor:
 
 
 @dataclass(frozen=True, slots=True)
-class Head:
-    """The last stored record of a chain, as a checkpoint keeps it."""
-
-    chain_id: str
-    seq: int
-    mac: str
-    timestamp: str
-    key_id: str
-
-    def as_dict(self) -> dict[str, object]:
-        """The head as JSON-ready data (without ``chain_id``, the checkpoint's key)."""
-        return {
-            "seq": self.seq,
-            "mac": self.mac,
-            "timestamp": self.timestamp,
-            "key_id": self.key_id,
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class PurgeResult:
-    """What a purge removed."""
+    """What a purge removed, and the signed statement that says so (None if nothing was)."""
 
     deleted: int
     chains: int
     remaining: int
+    statement: PurgeStatement | None = None
 
 
 def _iso(value: Any) -> str:
@@ -211,8 +195,20 @@ class LogReader(abc.ABC):
         """Decisions per day and policy version, oldest day first."""
 
     @abc.abstractmethod
-    def purge(self, before: datetime, now: datetime) -> PurgeResult:
-        """Delete records older than ``before``, anchoring each cut chain."""
+    def _write_transaction(self) -> contextlib.AbstractContextManager[None]:
+        """A write transaction (serialised with the writers)."""
+
+    @abc.abstractmethod
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """Run one writing statement; its row count."""
+
+    @abc.abstractmethod
+    def _execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run one writing statement per row."""
+
+    @property
+    def _ignore(self) -> str:
+        return " ON CONFLICT DO NOTHING"
 
     def records(
         self,
@@ -320,22 +316,207 @@ class LogReader(abc.ABC):
         rows = self._query("SELECT chain_id, seq, mac, ts FROM consentkit_log_anchors")
         return {str(r[0]): Anchor(str(r[0]), int(r[1]), str(r[2]), _iso(r[3])) for r in rows}
 
-    def heads(self) -> list[Head]:
-        """The last record of every chain; a fully purged chain's anchor stands in."""
+    def signed_heads(self) -> dict[str, SignedHead]:
+        """The latest signed head of every chain that has one."""
         rows = self._query(
-            "SELECT l.chain_id, l.seq, l.mac, l.ts, l.key_id FROM consentkit_log l"
-            " JOIN (SELECT chain_id, max(seq) AS seq FROM consentkit_log GROUP BY chain_id) h"
-            " ON l.chain_id = h.chain_id AND l.seq = h.seq ORDER BY l.chain_id, l.id"
+            "SELECT h.chain_id, h.seq, h.root, h.mac, h.ts, h.key_id, h.signature"
+            " FROM consentkit_log_heads h JOIN (SELECT chain_id, max(seq) AS seq"
+            " FROM consentkit_log_heads GROUP BY chain_id) m"
+            " ON h.chain_id = m.chain_id AND h.seq = m.seq"
         )
-        heads: dict[str, Head] = {}
-        for chain_id, seq, mac, ts, key_id in rows:
-            heads[str(chain_id)] = Head(str(chain_id), int(seq), str(mac), _iso(ts), str(key_id))
-        registered = self.chains()
-        for chain_id, anchor in self.anchors().items():
-            if chain_id not in heads:
-                key_id = registered.get(chain_id, "")
-                heads[chain_id] = Head(chain_id, anchor.seq, anchor.mac, anchor.timestamp, key_id)
-        return [heads[c] for c in sorted(heads)]
+        return {
+            str(r[0]): SignedHead(
+                str(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6])
+            )
+            for r in rows
+        }
+
+    def purge_statements(self) -> list[PurgeStatement]:
+        """Every signed purge statement, in order."""
+        rows = self._query(
+            "SELECT seq, body, key_id, signature FROM consentkit_log_purges ORDER BY seq"
+        )
+        return [PurgeStatement(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+    def declarations(self) -> Iterator[tuple[str, str]]:
+        """(hash, body) of every stored declaration, streamed."""
+        for row in self._stream("SELECT hash, body FROM consentkit_declarations ORDER BY hash"):
+            yield str(row[0]), str(row[1])
+
+    def latest_checkpoint(self) -> str | None:
+        """The body of the newest stored checkpoint, if any."""
+        rows = self._query("SELECT body FROM consentkit_log_checkpoints ORDER BY id DESC LIMIT 1")
+        return str(rows[0][0]) if rows else None
+
+    def store_checkpoint(self, created_at: str, body: str, keep: int = 10) -> None:
+        """Keep a signed checkpoint in the database, and only the ``keep`` newest.
+
+        The database's copies are a convenience (``verify`` uses the newest,
+        receipts cite one); the history that matters is the sink's.
+        """
+        with self._write_transaction():
+            self._execute(
+                "INSERT INTO consentkit_log_checkpoints (created_at, body)"
+                f" VALUES ({self.mark}, {self.mark})",
+                (created_at, body),
+            )
+            self._execute(
+                "DELETE FROM consentkit_log_checkpoints WHERE id <="
+                f" (SELECT max(id) FROM consentkit_log_checkpoints) - {self.mark}",
+                (keep,),
+            )
+
+    def store_head(self, head: SignedHead, nodes: list[tuple[int, int, bytes]]) -> None:
+        """Store a signed head and its chain's completed subtrees (``consentkit log adopt``)."""
+        m = self.mark
+        with self._write_transaction():
+            self._execute(
+                "INSERT INTO consentkit_log_heads (chain_id, seq, root, mac, ts, key_id, signature)"
+                f" VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m})",
+                (head.chain_id, head.seq, head.root, head.mac, head.timestamp, head.key_id,
+                 head.signature),
+            )  # fmt: skip
+            if nodes:
+                self._execute_many(
+                    "INSERT INTO consentkit_log_nodes (chain_id, level, idx, hash)"
+                    f" VALUES ({m}, {m}, {m}, {m})" + self._ignore,
+                    [(head.chain_id, level, idx, value.hex()) for level, idx, value in nodes],
+                )
+
+    def nodes(self, chain_id: str, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored Merkle subtree hashes of ``chain_id`` among ``wanted`` (level, index)."""
+        if not wanted:
+            return {}
+        m = self.mark
+        where = " OR ".join([f"(level = {m} AND idx = {m})"] * len(wanted))
+        params: list[Any] = [chain_id]
+        for level, index in wanted:
+            params.extend((level, index))
+        rows = self._query(
+            f"SELECT level, idx, hash FROM consentkit_log_nodes WHERE chain_id = {m} AND ({where})",
+            tuple(params),
+        )
+        return {(int(r[0]), int(r[1])): bytes.fromhex(str(r[2])) for r in rows}
+
+    def leaf_hashes(self, chain_id: str, start: int, end: int) -> list[bytes]:
+        """Leaf hashes ``start`` to ``end - 1`` of a chain (records seq start+1 .. end).
+
+        Purged leaves come from the hashes the purge kept; raises
+        `StorageError` when a leaf is neither stored nor kept.
+        """
+        m = self.mark
+        found: dict[int, bytes] = {}
+        for row in self._query(
+            f"SELECT {self._columns} FROM consentkit_log WHERE chain_id = {m} AND seq > {m}"
+            f" AND seq <= {m} ORDER BY seq, id",
+            (chain_id, start, end),
+        ):
+            record = record_from_row(row)[1]
+            found.setdefault(record.seq - 1, record_leaf(record))
+        if len(found) < end - start:
+            for idx, digest in self._query(
+                f"SELECT idx, hash FROM consentkit_log_nodes WHERE chain_id = {m} AND level = 0"
+                f" AND idx >= {m} AND idx < {m}",
+                (chain_id, start, end),
+            ):
+                found.setdefault(int(idx), bytes.fromhex(str(digest)))
+        missing = [i + 1 for i in range(start, end) if i not in found]
+        if missing:
+            raise StorageError(f"chain {chain_id}: record seq {missing[0]} is missing from the log")
+        return [found[i] for i in range(start, end)]
+
+    def purge(self, before: datetime, now: datetime, signer: SigningKey, by: str) -> PurgeResult:
+        """Delete records older than ``before`` and sign a statement of what went.
+
+        Anchors an older consentkit left are converted into the statement too
+        (marked as such: their Merkle frontier is unknown), and removed.
+        """
+        with self._write_transaction():
+            statements = self.purge_statements()
+            previous: dict[str, PurgeCut] = {}
+            for statement in statements:
+                previous.update(statement.cuts())
+            cuts: list[PurgeCut] = []
+            legacy = [a for c, a in self.anchors().items() if c not in previous]
+            for anchor in legacy:
+                cut = PurgeCut(anchor.chain_id, anchor.seq, None, anchor.mac, None)
+                cuts.append(cut)
+                previous[anchor.chain_id] = cut
+            kept: list[tuple[str, int, int, str]] = []
+            deleted = 0
+            plan = self._purge_plan(before)
+            for chain_id, seq, mac, _ in plan:
+                cut, leaves = self._cut(chain_id, seq, mac, previous.get(chain_id))
+                cuts.append(cut)
+                kept.extend((chain_id, 0, idx, digest.hex()) for idx, digest in leaves)
+            if not cuts:
+                remaining = int(self._query("SELECT count(*) FROM consentkit_log")[0][0])
+                return PurgeResult(0, 0, remaining)
+            statement = make_statement(
+                signer,
+                len(statements) + 1,
+                statements[-1].digest if statements else "",
+                now.astimezone(timezone.utc).isoformat(timespec="seconds"),
+                by,
+                before.astimezone(timezone.utc).isoformat(timespec="seconds"),
+                cuts,
+            )
+            m = self.mark
+            self._execute(
+                "INSERT INTO consentkit_log_purges (seq, body, key_id, signature)"
+                f" VALUES ({m}, {m}, {m}, {m})",
+                (statement.seq, statement.body, statement.key_id, statement.signature),
+            )
+            if kept:
+                self._execute_many(
+                    "INSERT INTO consentkit_log_nodes (chain_id, level, idx, hash)"
+                    f" VALUES ({m}, {m}, {m}, {m})" + self._ignore,
+                    kept,
+                )
+            for chain_id, seq, _, _ in plan:
+                deleted += self._execute(
+                    f"DELETE FROM consentkit_log WHERE chain_id = {m} AND seq <= {m}",
+                    (chain_id, seq),
+                )
+            for anchor in legacy:
+                self._execute(
+                    f"DELETE FROM consentkit_log_anchors WHERE chain_id = {m}", (anchor.chain_id,)
+                )
+            remaining = int(self._query("SELECT count(*) FROM consentkit_log")[0][0])
+        return PurgeResult(deleted, len(plan), remaining, statement)
+
+    def _cut(
+        self, chain_id: str, seq: int, mac: str, previous: PurgeCut | None
+    ) -> tuple[PurgeCut, list[tuple[int, bytes]]]:
+        # The frontier at the cut, from the previous cut's, and the leaf
+        # hashes of the cut's partial block (inclusion proofs of the records
+        # that stay need them).
+        start = previous.up_to_seq if previous else 0
+        frontier: Frontier | None = Frontier()
+        if previous is not None:
+            frontier = previous.frontier.copy() if previous.frontier is not None else None
+        block = (seq >> NODE_LEVEL) << NODE_LEVEL
+        leaves: list[tuple[int, bytes]] = []
+        count = 0
+        m = self.mark
+        for row in self._stream(
+            f"SELECT {self._columns} FROM consentkit_log WHERE chain_id = {m} AND seq > {m}"
+            f" AND seq <= {m} ORDER BY seq, id",
+            (chain_id, start, seq),
+        ):
+            record = record_from_row(row)[1]
+            count += 1
+            digest = record_leaf(record)
+            if frontier is not None:
+                if frontier.size != record.seq - 1:
+                    frontier = None  # records were already missing: say so, do not cover it
+                else:
+                    frontier.append(digest)
+            if record.seq - 1 >= block:
+                leaves.append((record.seq - 1, digest))
+        if frontier is not None and frontier.size != seq:
+            frontier = None
+        return PurgeCut(chain_id, seq, count, mac, frontier), leaves
 
     def _purge_plan(self, before: datetime) -> list[tuple[str, int, str, Any]]:
         # Per chain, the last record older than the cut: it and all before it go.
@@ -356,7 +537,7 @@ class SQLiteLogReader(LogReader):
 
     With ``write=False`` (the default) the file is opened read-only and never
     changed; ``warning`` then says when what is read may be incomplete.
-    ``write=True`` (for ``purge``) opens it for writing and brings the schema
+    ``write=True`` (purge, checkpoint, adopt) opens it for writing and brings the schema
     up to date first.
     """
 
@@ -430,31 +611,23 @@ class SQLiteLogReader(LogReader):
 
         return sqlite_day_stats(self._conn, since)
 
-    def purge(self, before: datetime, now: datetime) -> PurgeResult:
+    @contextlib.contextmanager
+    def _write_transaction(self) -> Iterator[None]:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            plan = self._purge_plan(before)
-            deleted = 0
-            for chain_id, seq, mac, ts in plan:
-                conn.execute(
-                    "INSERT INTO consentkit_log_anchors (chain_id, seq, mac, ts, purged_at)"
-                    " VALUES (?,?,?,?,?) ON CONFLICT (chain_id) DO UPDATE SET seq = excluded.seq,"
-                    " mac = excluded.mac, ts = excluded.ts, purged_at = excluded.purged_at"
-                    " WHERE excluded.seq > consentkit_log_anchors.seq",
-                    (chain_id, seq, mac, ts, now.isoformat()),
-                )
-                cursor = conn.execute(
-                    "DELETE FROM consentkit_log WHERE chain_id = ? AND seq <= ?", (chain_id, seq)
-                )
-                deleted += cursor.rowcount
-            remaining = int(conn.execute("SELECT count(*) FROM consentkit_log").fetchone()[0])
+            yield
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        return PurgeResult(deleted=deleted, chains=len(plan), remaining=remaining)
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        return int(self._conn.execute(sql, params).rowcount)
+
+    def _execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self._conn.executemany(sql, rows)
 
 
 class PostgresLogReader(LogReader):
@@ -462,7 +635,7 @@ class PostgresLogReader(LogReader):
 
     With ``write=False`` (the default) the session is read-only: a role with
     only SELECT on the consent log's tables can read it, and nothing is ever
-    created or migrated. ``write=True`` (for ``purge``) migrates first.
+    created or migrated. ``write=True`` (purge, checkpoint, adopt) migrates first.
     """
 
     mark = "%s"
@@ -516,32 +689,25 @@ class PostgresLogReader(LogReader):
 
         return postgres_day_stats(self._conn, since)
 
-    def purge(self, before: datetime, now: datetime) -> PurgeResult:
-        with self._conn.transaction(), self._conn.cursor() as cur:
-            plan = self._purge_plan(before)
-            deleted = 0
-            for chain_id, seq, mac, ts in plan:
-                cur.execute(
-                    "INSERT INTO consentkit_log_anchors (chain_id, seq, mac, ts, purged_at)"
-                    " VALUES (%s,%s,%s,%s,%s) ON CONFLICT (chain_id) DO UPDATE SET"
-                    " seq = excluded.seq, mac = excluded.mac, ts = excluded.ts,"
-                    " purged_at = excluded.purged_at"
-                    " WHERE excluded.seq > consentkit_log_anchors.seq",
-                    (chain_id, seq, mac, ts, now),
-                )
-                cur.execute(
-                    "DELETE FROM consentkit_log WHERE chain_id = %s AND seq <= %s", (chain_id, seq)
-                )
-                deleted += cur.rowcount
-            cur.execute("SELECT count(*) FROM consentkit_log")
-            row = cur.fetchone()
-        return PurgeResult(deleted=deleted, chains=len(plan), remaining=int(row[0]))
+    @contextlib.contextmanager
+    def _write_transaction(self) -> Iterator[None]:
+        with self._conn.transaction():
+            yield
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        with self._conn.cursor() as cur:
+            cur.execute(sql, params)
+            return int(cur.rowcount)
+
+    def _execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        with self._conn.cursor() as cur:
+            cur.executemany(sql, rows)
 
 
 def open_reader(url: str, *, write: bool = False) -> LogReader:
     """A reader of the consent log at storage ``url``.
 
-    Read-only unless ``write`` (only ``purge`` writes): it never creates,
+    Read-only unless ``write`` (purges, checkpoints, adopting chains): it never creates,
     migrates or changes the log. Raises `StorageError` for a malformed URL, a
     database without a consent log or with a newer schema, and
     `StorageUnavailable` when the database cannot be reached.

@@ -15,6 +15,15 @@ __all__ = ["POSTGRES_MIGRATIONS", "SQLITE_MIGRATIONS"]
 # Migration 3 (both backends): each record's decision id (the client's
 # idempotency key: unique, so a retried decision is stored once), the site's
 # host and when the consent expires. Older records keep NULL in all three.
+#
+# Migration 4 (both backends): public-key verification. ``consentkit_log_heads``
+# holds each committed batch's Ed25519-signed chain head (seq, Merkle root,
+# MAC); ``consentkit_log_nodes`` the completed Merkle subtrees of 64 leaves and
+# more (and the leaf hashes a purge must keep), for inclusion proofs;
+# ``consentkit_log_purges`` the signed purge statements, themselves a hash
+# chain; ``consentkit_log_checkpoints`` every signed checkpoint made. Anchors
+# of migration 2 are no longer trusted: a chain that starts after one is
+# reported until a signed purge covers it (``consentkit log purge`` converts them).
 
 SQLITE_MIGRATIONS: list[list[str]] = [
     [
@@ -70,6 +79,36 @@ SQLITE_MIGRATIONS: list[list[str]] = [
         "ALTER TABLE consentkit_log ADD COLUMN expires_at TEXT",
         "CREATE UNIQUE INDEX consentkit_log_decision ON consentkit_log (decision_id)",
     ],
+    [
+        """CREATE TABLE consentkit_log_heads (
+            chain_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            root TEXT NOT NULL,
+            mac TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            PRIMARY KEY (chain_id, seq)
+        )""",
+        """CREATE TABLE consentkit_log_nodes (
+            chain_id TEXT NOT NULL,
+            level INTEGER NOT NULL,
+            idx INTEGER NOT NULL,
+            hash TEXT NOT NULL,
+            PRIMARY KEY (chain_id, level, idx)
+        )""",
+        """CREATE TABLE consentkit_log_purges (
+            seq INTEGER PRIMARY KEY,
+            body TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            signature TEXT NOT NULL
+        )""",
+        """CREATE TABLE consentkit_log_checkpoints (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            body TEXT NOT NULL
+        )""",
+    ],
 ]
 
 POSTGRES_MIGRATIONS: list[list[str]] = [
@@ -124,5 +163,35 @@ POSTGRES_MIGRATIONS: list[list[str]] = [
         "ALTER TABLE consentkit_log ADD COLUMN site_host TEXT",
         "ALTER TABLE consentkit_log ADD COLUMN expires_at TIMESTAMPTZ",
         "CREATE UNIQUE INDEX consentkit_log_decision ON consentkit_log (decision_id)",
+    ],
+    [
+        """CREATE TABLE consentkit_log_heads (
+            chain_id TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            root TEXT NOT NULL,
+            mac TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            PRIMARY KEY (chain_id, seq)
+        )""",
+        """CREATE TABLE consentkit_log_nodes (
+            chain_id TEXT NOT NULL,
+            level INTEGER NOT NULL,
+            idx BIGINT NOT NULL,
+            hash TEXT NOT NULL,
+            PRIMARY KEY (chain_id, level, idx)
+        )""",
+        """CREATE TABLE consentkit_log_purges (
+            seq BIGINT PRIMARY KEY,
+            body TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            signature TEXT NOT NULL
+        )""",
+        """CREATE TABLE consentkit_log_checkpoints (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            body TEXT NOT NULL
+        )""",
     ],
 ]

@@ -15,6 +15,7 @@ from consentkit.log.base import DayStats, day_stats_query, fold_day_stats
 from consentkit.log.chain import LogKey
 from consentkit.log.record import ConsentRecord
 from consentkit.log.schema import SQLITE_MIGRATIONS
+from consentkit.log.signing import SigningKey
 from consentkit.log.writer import BatchWriterLog
 from consentkit.storage import enable_wal
 
@@ -88,8 +89,9 @@ class SQLiteConsentLog(BatchWriterLog):
         synchronous: str = "FULL",
         max_batch: int = 256,
         clock: Callable[[], float] = time.time,
+        signer: SigningKey | None = None,
     ) -> None:
-        super().__init__(key, max_batch=max_batch, clock=clock)
+        super().__init__(key, max_batch=max_batch, clock=clock, signer=signer)
         self.path = path
         self._synchronous = synchronous
 
@@ -154,18 +156,34 @@ class SQLiteConsentLog(BatchWriterLog):
         for record in records:
             params.extend(_row(record))
         insert = _INSERT_HEAD + ",".join([_VALUES] * len(records))
-        if not register_chain:
+        seal = self.chain.pending
+        if not register_chain and seal is None:
             self._committing()
             conn.execute(insert, params)
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute(
-                "INSERT OR IGNORE INTO consentkit_chains (chain_id, created_at, key_id)"
-                " VALUES (?,?,?)",
-                (self.chain.chain_id, now.isoformat(), self.chain.key.key_id),
-            )
+            if register_chain:
+                conn.execute(
+                    "INSERT OR IGNORE INTO consentkit_chains (chain_id, created_at, key_id)"
+                    " VALUES (?,?,?)",
+                    (self.chain.chain_id, now.isoformat(), self.chain.key.key_id),
+                )
             conn.execute(insert, params)
+            if seal is not None:
+                head = seal.head
+                conn.execute(
+                    "INSERT INTO consentkit_log_heads (chain_id, seq, root, mac, ts, key_id,"
+                    " signature) VALUES (?,?,?,?,?,?,?)",
+                    (head.chain_id, head.seq, head.root, head.mac, head.timestamp,
+                     head.key_id, head.signature),
+                )  # fmt: skip
+                if seal.nodes:
+                    conn.executemany(
+                        "INSERT INTO consentkit_log_nodes (chain_id, level, idx, hash)"
+                        " VALUES (?,?,?,?)",
+                        [(head.chain_id, lvl, idx, h.hex()) for lvl, idx, h in seal.nodes],
+                    )
             self._committing()
             conn.execute("COMMIT")
         except BaseException:

@@ -35,6 +35,7 @@ from consentkit.errors import StorageUnavailable
 from consentkit.log.base import ConsentLog
 from consentkit.log.chain import Chain, LogKey
 from consentkit.log.record import ConsentRecord, Decision
+from consentkit.log.signing import SigningKey
 
 __all__ = ["BatchWriterLog"]
 
@@ -55,8 +56,9 @@ class BatchWriterLog(ConsentLog):
         *,
         max_batch: int = 256,
         clock: Callable[[], float] = time.time,
+        signer: SigningKey | None = None,
     ) -> None:
-        self.chain = Chain(key)
+        self.chain = Chain(key, signer=signer)
         self._max_batch = max_batch
         self._clock = clock
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
@@ -211,8 +213,12 @@ class BatchWriterLog(ConsentLog):
         self._attempt = (True, False)
         if self._resync:
             head = self._read_head(self._conn, self.chain.chain_id)
-            if head is not None:
-                self.chain.seq, self.chain.last_mac = head
+            if head is not None and not self.chain.resync(*head):
+                # Stored records this writer cannot account for: never sign
+                # after them; go on in a new chain.
+                logger.error("consent log chain %s moved unexpectedly", self.chain.chain_id)
+                self.chain = Chain(self.chain.key, signer=self.chain.signer)
+                head = None
             self._chain_stored = head is not None
             self._resync = False
         fresh, slots = self._unstored(decisions)
