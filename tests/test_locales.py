@@ -46,11 +46,13 @@ LABELS = (
 )
 SENTENCES = (
     *("not_decided", "consent_cookie_purpose", "analytics_cookie_purpose", "preferences_text"),
-    *("withdraw_text", "no_cookies", "gpc_notice", "necessary_description"),
+    *("withdraw_text", "no_cookies", "gpc_notice", "necessary_description", "receipt_text"),
 )
 LIMITS = {
     **dict.fromkeys(BUTTONS, 26),
     "withdraw": 32,
+    #: A link on the privacy page, on a line of its own.
+    "receipt_download": 60,
     "banner_title": 44,
     **dict.fromkeys(("preferences_title", "privacy_title", "categories_title"), 48),
     **dict.fromkeys(LABELS, 40),
