@@ -60,9 +60,14 @@ def test_decided_visitor_downloads_a_receipt_from_the_privacy_page(
     result = verify_receipt(receipt, {public.key_id: public})
     assert result.ok, result.problems
     # A later decision gets a receipt of its own.
-    signed_client.post("/consent", json={"action": "reject_all"}, headers=ORIGIN)
+    assert receipt["record"]["decision_id"] is None  # the MAC covers it only when set
+    # A later decision, with a decision id as the snippet sends, gets a receipt of its own.
+    decision = {"action": "reject_all", "decision_id": "retry-safe-id-0123456789"}
+    signed_client.post("/consent", json=decision, headers=ORIGIN)
     later = signed_client.get("/consent/receipt").json()
     assert later["record"]["action"] == "reject_all"
+    assert later["record"]["decision_id"] == decision["decision_id"]
+    assert later["record"]["site_host"] and later["record"]["expires_at"]
     assert verify_receipt(later, {public.key_id: public}).ok
 
 

@@ -32,7 +32,7 @@ from consentkit.log.merkle import (
     tree_hash,
 )
 from consentkit.log.read import LogReader
-from consentkit.log.record import ConsentRecord, canonical_json
+from consentkit.log.record import OPTIONAL_FIELDS, ConsentRecord, canonical_json
 from consentkit.log.signing import PublicKey, SigningKey
 
 __all__ = [
@@ -245,7 +245,12 @@ def verify_receipt(receipt: Any, public_keys: Mapping[str, PublicKey]) -> Receip
         problems.append("the checkpoint's signature does not match: forged or altered")
     if chain_id != head["chain_id"] or chain_index != seq - 1 or chain_size != head.get("seq"):
         problems.append("the record, its chain head and the proof do not belong together")
-    fields = {name: value for name, value in record.items() if name != "mac"}
+    # The MAC covers an optional field only when it has a value (older records lack them).
+    fields = {
+        name: value
+        for name, value in record.items()
+        if name != "mac" and not (name in OPTIONAL_FIELDS and value is None)
+    }
     leaf = leaf_hash(canonical_json(fields) + str(record.get("mac", "")).encode())
     if root_from_path(chain_index, chain_size, leaf, chain_path) != _hex(head.get("root")):
         problems.append(
