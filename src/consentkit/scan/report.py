@@ -322,6 +322,11 @@ _TITLES = {
 HOSTS_TITLE = "Hosts for the consent-aware CSP (Category.hosts, csp_always_allow)"
 
 
+def _seen(proposed: dict[str, Any]) -> str:
+    seen: list[str] = proposed["seen"]
+    return "" if seen == [proposed["host"]] else _short(seen)
+
+
 def host_rows(hosts: HostProposals) -> list[tuple[str, str, str, str]]:
     """The host proposals as rows: for (a category or ``csp_always_allow``), host, status,
     the host names seen."""
@@ -329,15 +334,10 @@ def host_rows(hosts: HostProposals) -> list[tuple[str, str, str, str]]:
     rows: list[tuple[str, str, str, str]] = []
     for category in section["categories"]:
         rows += [(category["key"], h, "declared", "") for h in category["declared"]]
-        rows += [
-            (category["key"], p["host"], "proposed", _short(p["seen"]))
-            for p in category["proposed"]
-        ]
+        rows += [(category["key"], p["host"], "proposed", _seen(p)) for p in category["proposed"]]
     always = section["csp_always_allow"]
     rows += [("csp_always_allow", h, "declared", "") for h in always["declared"]]
-    rows += [
-        ("csp_always_allow", p["host"], "proposed", _short(p["seen"])) for p in always["proposed"]
-    ]
+    rows += [("csp_always_allow", p["host"], "proposed", _seen(p)) for p in always["proposed"]]
     rows += [("-", n["host"], f"not proposed: {n['reason']}", "") for n in section["not_proposed"]]
     return rows
 
@@ -453,7 +453,7 @@ def draft_declaration(report: ScanReport) -> str:
         if (existing and existing.required) or key == "necessary":
             lines.append("        required=True,")
         lines.append(f"        description={_literal('TODO: what this category is for')},")
-        lines.append("        cookies=[")
+        lines.append("        cookies=[" if key in groups else "        cookies=[],")
         names: set[str] = set()
         for item in groups.get(key, []):
             if item.name in names:
@@ -470,7 +470,8 @@ def draft_declaration(report: ScanReport) -> str:
             lines.append(f"                purpose={_literal(purpose)},")
             lines.append(f"                duration={_literal(_duration(item))},")
             lines.append(f"            ),  # {what} on {item.domain}, {item.classification.source}")
-        lines.append("        ],")
+        if key in groups:
+            lines.append("        ],")
         if key in hosts:
             lines += _host_lines(
                 "        hosts=[",
