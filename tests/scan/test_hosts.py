@@ -14,6 +14,7 @@ from consentkit.scan.browser import Sighting
 from consentkit.scan.classify import DeclaredCategory
 from consentkit.scan.crawl import CrawlResult
 from consentkit.scan.hosts import covers
+from consentkit.scan.html_report import render_html
 from consentkit.scan.report import ScanReport, build_report, draft_declaration, write_table
 from consentkit.scan.runner import ScanResult, visitors_for
 
@@ -295,6 +296,9 @@ def test_report_json_and_table_show_the_hosts() -> None:
     assert "Hosts for the consent-aware CSP (Category.hosts, csp_always_allow):" in text
     assert "analytics         stats.example.net  proposed" in text
     assert "csp_always_allow  cdn.example.com    proposed" in text
+    html = render_html(report)
+    assert "<h2>Hosts for the consent-aware CSP (Category.hosts, csp_always_allow)</h2>" in html
+    assert "<td>analytics</td><td><code>stats.example.net</code></td><td>proposed</td>" in html
 
 
 def test_a_scan_without_third_parties_proposes_nothing() -> None:
