@@ -3,7 +3,9 @@
 Chromium maps ``*.test`` to 127.0.0.1 (``--host-resolver-rules``), so the same
 uvicorn server answers as ``tracker.test``, ``pixel.test`` and ``beacon.test``
 while the browser treats them as other sites. The leaky variant leaks in every
-way ``consentkit scan`` looks for; the clean variant gates everything.
+way ``consentkit scan`` looks for; the clean variant gates everything. The
+leaky variant's gated scripts also reach ``stats.test`` (analytics) and three
+``*.video.test`` hosts (marketing): the hosts the scanner proposes for them.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ if (window.cookieStore) cookieStore.set("cs_pref", "1");
 document.cookie = "_pa_path=1; path=/deep";
 document.cookie = "mk_pref=1; path=/";
 localStorage.setItem("_pa_store", "1");
+new Image().src = "http://stats.test:{port}/p.gif";
+</script>
+<script type="text/plain" data-consent="marketing">
+for (const name of ["a", "b", "c"]) new Image().src = `http://${{name}}.video.test:{port}/p.gif`;
 </script>
 """
 
@@ -137,6 +143,7 @@ def build_site(
                 label="Marketing",
                 description="Campaigns.",
                 cookies=[Cookie(name="mk_pref", purpose="Campaign", duration="session")],
+                hosts=["player.video.test:*"] if leaky else [],
             ),
         ],
     )

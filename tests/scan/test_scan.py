@@ -8,9 +8,11 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from consentkit import ConsentConfig
 from consentkit.findings import schema
 from tests.scan.conftest import CHROMIUM, Scan, Site, run_scan
 
@@ -110,6 +112,39 @@ def test_json_report_validates_against_the_schema(leaky_scan: Scan) -> None:
     assert "/private/" not in document["pages"]  # robots.txt
     assert {"url": "/private/", "reason": "disallowed by robots.txt"} in document["skipped"]
     assert document["pages"] == ["/", "/other", "/privacy"]
+
+
+def test_proposed_hosts_per_category(leaky_scan: Scan, leaky_site: Site) -> None:
+    port = leaky_site.port
+    hosts = leaky_scan.report["hosts"]
+    by_key = {c["key"]: c for c in hosts["categories"]}
+    assert by_key["analytics"]["declared"] == []
+    assert by_key["analytics"]["proposed"] == [
+        {"host": f"stats.test:{port}", "seen": ["stats.test"]}
+    ]
+    assert by_key["marketing"]["declared"] == ["player.video.test:*"]
+    assert by_key["marketing"]["proposed"] == [
+        {"host": f"*.video.test:{port}", "seen": ["a.video.test", "b.video.test", "c.video.test"]}
+    ]
+    assert by_key["necessary"]["proposed"] == []
+    # The ungated third parties reach every visitor: candidates for csp_always_allow.
+    always = [p["host"] for p in hosts["csp_always_allow"]["proposed"]]
+    assert {f"pixel.test:{port}", f"tracker.test:{port}"} <= set(always)
+    assert not [h for h in always if "stats.test" in h or "video.test" in h]
+    # The draft declaration in the bundle builds a configuration with them.
+    assert leaky_scan.out is not None
+    namespace: dict[str, Any] = {}
+    exec((leaky_scan.out / "declaration.py").read_text(), namespace)
+    config = ConsentConfig(
+        secret_keys=["k" * 32],
+        categories=namespace["categories"],
+        csp_always_allow=namespace["csp_always_allow"],
+        csp="enforce",
+    )
+    categories = {c.key: c.hosts for c in config.categories}
+    assert categories["analytics"] == (f"stats.test:{port}",)
+    assert categories["marketing"] == ("player.video.test:*", f"*.video.test:{port}")
+    assert f"pixel.test:{port}" in config.csp_always_allow
 
 
 def test_evidence_bundle_and_manifest(leaky_scan: Scan) -> None:

@@ -9,8 +9,9 @@ list of framework cookies, the Open Cookie Database shipped here), and turned
 into the findings `consentkit audit` also reports (`consentkit.findings`).
 
 Modules: `crawl` (which pages), `browser` (launching Chromium, recording),
-`runner` (the visitors), `classify`, `report` (findings, table, draft
-declaration), `html_report`, `evidence` (the ``--out`` bundle), `cli`.
+`runner` (the visitors), `classify`, `hosts` (``Category.hosts`` and
+``csp_always_allow`` proposed for the consent-aware CSP), `report` (findings,
+table, draft declaration), `html_report`, `evidence` (the ``--out`` bundle), `cli`.
 """
 
 from consentkit.scan.cli import register

@@ -185,6 +185,15 @@ class Recorder:
                     sighting.attributes.setdefault(attribute, value)
         return sighting
 
+    @staticmethod
+    def _port(url: str) -> set[int]:
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            return set()
+        return {port or (443 if parts.scheme in ("https", "wss") else 80)}
+
     def _third_party(self, url: str) -> str | None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https", "ws", "wss"):
@@ -216,7 +225,7 @@ class Recorder:
             host,
             frame=frame,
             source=f"{kind} {strip_query(request.url)}",
-            attributes={"types": {kind}},
+            attributes={"types": {kind}, "ports": self._port(request.url)},
         )
 
     def _on_response_sync(self, response: Response) -> None:
@@ -287,7 +296,14 @@ class Recorder:
         elif kind in ("beacon", "websocket"):
             host = self._third_party(name)
             if host is not None:
-                self.add(kind, host, host, frame=frame_url, source=_script(script))
+                self.add(
+                    kind,
+                    host,
+                    host,
+                    frame=frame_url,
+                    source=_script(script),
+                    attributes={"ports": self._port(name)},
+                )
 
     async def settle(self) -> None:
         """Wait for the responses still being read."""

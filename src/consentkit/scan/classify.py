@@ -140,12 +140,14 @@ def load_open_cookie_database() -> tuple[OcdEntry, ...]:
 
 @dataclass(frozen=True)
 class DeclaredCategory:
-    """A category as the scanner needs it: key, whether required, declared names."""
+    """A category as the scanner needs it: key, whether required, declared names and hosts."""
 
     key: str
     label: str
     required: bool
     names: tuple[str, ...]
+    #: ``Category.hosts``: exact names or ``*.`` wildcards, optionally with ``:port``.
+    hosts: tuple[str, ...] = ()
 
 
 class Classifier:
@@ -168,6 +170,9 @@ class Classifier:
                 else:
                     self._exact[name] = category
         self._prefixes = sorted(prefixes, key=lambda p: (-len(p[0]), p[0]))
+        self._hosts: list[tuple[str, DeclaredCategory]] = [
+            (source, category) for category in self.categories for source in category.hosts
+        ]
         self._ocd_exact: dict[str, list[OcdEntry]] = {}
         self._ocd_prefix: list[OcdEntry] = []
         self._ocd_hosts: list[tuple[str, OcdEntry]] = []
@@ -229,8 +234,15 @@ class Classifier:
         return UNCLASSIFIED
 
     def classify_host(self, host: str) -> Classification:
-        """A request to ``host``: by a database domain it belongs to, else unknown."""
+        """A request to ``host``: by the declared ``hosts``, a database domain it belongs
+        to, else unknown."""
         host = host.lower()
+        for source, category in self._hosts:
+            name = source.split(":")[0]
+            if host == name or (name.startswith("*.") and host.endswith(name[1:])):
+                return Classification(
+                    category.key, "declaration", "high", category.required, detail=source
+                )
         for domain, entry in self._ocd_hosts:
             if host == domain or host.endswith("." + domain):
                 return Classification(

@@ -6,7 +6,14 @@ import base64
 from html import escape
 from pathlib import Path
 
-from consentkit.scan.report import _TITLES, ITEM_LABELS, NOT_SEEN, ScanReport
+from consentkit.scan.report import (
+    _TITLES,
+    HOSTS_TITLE,
+    ITEM_LABELS,
+    NOT_SEEN,
+    ScanReport,
+    host_rows,
+)
 
 __all__ = ["render_html"]
 
@@ -89,6 +96,18 @@ def render_html(report: ScanReport, evidence: Path | None = None) -> str:
             + "</tr>"
         )
     parts.append("</table>")
+    rows = host_rows(report.hosts)
+    if rows:
+        parts.append(
+            f"<h2>{escape(HOSTS_TITLE)}</h2><p>A category's host is proposed when only the "
+            "visitor who granted that category reached it; a csp_always_allow host was "
+            "reached by every visitor.</p><table><tr><th>For</th><th>Host</th><th>Status</th>"
+            "<th>Host names seen</th></tr>"
+        )
+        for row in rows:
+            parts.append("<tr>" + _cell(row[0]) + f"<td><code>{escape(row[1])}</code></td>")
+            parts.append(_cell(row[2]) + _cell(row[3]) + "</tr>")
+        parts.append("</table>")
     if evidence is not None and result.screenshots:
         parts.append("<h2>First page as each visitor saw it</h2><div class='shots'>")
         for visitor, relative in sorted(result.screenshots.items()):

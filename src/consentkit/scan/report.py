@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from consentkit.findings import Classification, Finding, envelope
 from consentkit.scan.browser import Sighting
 from consentkit.scan.classify import Classifier, same_site
+from consentkit.scan.hosts import HostProposals, ProposedHost, propose_hosts
 from consentkit.scan.runner import ScanResult
 
 __all__ = ["FAIL_ON", "Item", "ScanReport", "build_report", "draft_declaration", "write_table"]
@@ -87,6 +88,8 @@ class ScanReport:
     fail_on: frozenset[str]
     #: The command line's parsed arguments, for the evidence bundle.
     arguments: dict[str, Any] = field(default_factory=dict)
+    #: ``Category.hosts`` and ``csp_always_allow`` proposed from the requests seen.
+    hosts: HostProposals = field(default_factory=lambda: HostProposals([]))
 
     @property
     def ok(self) -> bool:
@@ -133,6 +136,7 @@ class ScanReport:
                     key=lambda e: tuple(sorted(e.items())),
                 ),
                 "not_seen": NOT_SEEN,
+                "hosts": self.hosts.as_dict(),
             }
         )
         return document
@@ -175,12 +179,16 @@ def build_report(
                 )
             item.states[state] = sighting
     findings = _findings(result, list(items.values()), classifier)
+    hosts = propose_hosts(
+        result, lambda host: _item_classification(classifier, "request", host, host, allow)
+    )
     return ScanReport(
         result,
         list(items.values()),
         findings,
         frozenset(ALWAYS_FAIL) | frozenset(fail_on),
         dict(arguments or {}),
+        hosts,
     )
 
 
@@ -311,6 +319,29 @@ _TITLES = {
 }
 
 
+HOSTS_TITLE = "Hosts for the consent-aware CSP (Category.hosts, csp_always_allow)"
+
+
+def _seen(proposed: dict[str, Any]) -> str:
+    seen: list[str] = proposed["seen"]
+    return "" if seen == [proposed["host"]] else _short(seen)
+
+
+def host_rows(hosts: HostProposals) -> list[tuple[str, str, str, str]]:
+    """The host proposals as rows: for (a category or ``csp_always_allow``), host, status,
+    the host names seen."""
+    section = hosts.as_dict()
+    rows: list[tuple[str, str, str, str]] = []
+    for category in section["categories"]:
+        rows += [(category["key"], h, "declared", "") for h in category["declared"]]
+        rows += [(category["key"], p["host"], "proposed", _seen(p)) for p in category["proposed"]]
+    always = section["csp_always_allow"]
+    rows += [("csp_always_allow", h, "declared", "") for h in always["declared"]]
+    rows += [("csp_always_allow", p["host"], "proposed", _seen(p)) for p in always["proposed"]]
+    rows += [("-", n["host"], f"not proposed: {n['reason']}", "") for n in section["not_proposed"]]
+    return rows
+
+
 def write_table(report: ScanReport, out: TextIO) -> None:
     """The report as text for a terminal."""
     result = report.result
@@ -353,6 +384,10 @@ def write_table(report: ScanReport, out: TextIO) -> None:
                 ]
             )
         _table(rows, out)
+    hosts = host_rows(report.hosts)
+    if hosts:
+        out.write(f"\n{HOSTS_TITLE}:\n")
+        _table([["FOR", "HOST", "STATUS", "SEEN"], *(list(row) for row in hosts)], out)
     errors = [*result.crawl.errors, *result.errors]
     if errors:
         out.write("\nErrors:\n")
@@ -388,8 +423,11 @@ def _duration(item: Item) -> str:
 
 
 def draft_declaration(report: ScanReport) -> str:
-    """Python source declaring every cookie and storage key found, by category."""
+    """Python source declaring every cookie and storage key found, by category, with the
+    third-party hosts each category's pages reach (``hosts``) and the ``csp_always_allow``
+    candidates."""
     declared = {c.key: c for c in report.result.categories}
+    hosts = {c.key: c for c in report.hosts.categories if c.declared or c.proposed}
     groups: dict[str, list[Item]] = {}
     for item in sorted(report.items, key=lambda i: (i.name, i.domain, i.item)):
         if item.item not in STORED:
@@ -403,7 +441,8 @@ def draft_declaration(report: ScanReport) -> str:
         "categories = [",
     ]
     unknown = groups.pop("unknown", [])
-    order = [k for k in declared if k in groups] + sorted(k for k in groups if k not in declared)
+    keys = {*groups, *hosts}
+    order = [k for k in declared if k in keys] + sorted(k for k in keys if k not in declared)
     for key in order:
         existing = declared.get(key)
         label = existing.label if existing else key.capitalize()
@@ -414,9 +453,9 @@ def draft_declaration(report: ScanReport) -> str:
         if (existing and existing.required) or key == "necessary":
             lines.append("        required=True,")
         lines.append(f"        description={_literal('TODO: what this category is for')},")
-        lines.append("        cookies=[")
+        lines.append("        cookies=[" if key in groups else "        cookies=[],")
         names: set[str] = set()
-        for item in groups[key]:
+        for item in groups.get(key, []):
             if item.name in names:
                 continue
             names.add(item.name)
@@ -431,11 +470,53 @@ def draft_declaration(report: ScanReport) -> str:
             lines.append(f"                purpose={_literal(purpose)},")
             lines.append(f"                duration={_literal(_duration(item))},")
             lines.append(f"            ),  # {what} on {item.domain}, {item.classification.source}")
-        lines.append("        ],")
+        if key in groups:
+            lines.append("        ],")
+        if key in hosts:
+            lines += _host_lines(
+                "        hosts=[",
+                hosts[key].declared,
+                hosts[key].proposed,
+                f"seen only when {key} was granted",
+            )
+            lines.append("        ],")
         lines.append("    ),")
     lines.append("]")
+    proposals = report.hosts
+    if proposals.always_declared or proposals.always_proposed:
+        lines += [
+            "",
+            "# Hosts every visitor's pages reached, whatever the consent (a CDN, web fonts): allow",
+            "# them always if the site needs them, else gate them and move them to their category.",
+            "# ConsentConfig(..., categories=categories, csp_always_allow=csp_always_allow)",
+            *_host_lines(
+                "csp_always_allow = [",
+                proposals.always_declared,
+                proposals.always_proposed,
+                "seen by every visitor",
+            ),
+            "]",
+        ]
+    if proposals.leaking:
+        lines += ["", "# Reached by every visitor but classified non-necessary: gate them first:"]
+        lines += [f"#   {host!r}: {kind}" for host, kind in proposals.leaking]
+    if proposals.not_proposed:
+        lines += ["", "# Third-party hosts not proposed for any category:"]
+        lines += [f"#   {host!r}: {reason}" for host, reason in proposals.not_proposed]
     if unknown:
         lines += ["", "# Not classified (decide their category, then move them above):"]
         for item in unknown:
             lines.append(f"#   {ITEM_LABELS[item.item]} {item.name!r} on {item.domain}")
     return "\n".join(lines) + "\n"
+
+
+def _host_lines(
+    opening: str, declared: Sequence[str], proposed: Sequence[ProposedHost], why: str
+) -> list[str]:
+    indent = " " * (len(opening) - len(opening.lstrip()) + 4)
+    lines = [opening]
+    lines += [f"{indent}{_literal(source)},  # declared" for source in declared]
+    for host in proposed:
+        seen = "" if host.hosts == (host.source,) else f" ({_short(list(host.hosts))})"
+        lines.append(f"{indent}{_literal(host.source)},  # {why}{seen}")
+    return lines

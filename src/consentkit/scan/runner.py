@@ -128,6 +128,8 @@ class ScanResult:
     finished: str = ""
     screenshots: dict[str, str] = field(default_factory=dict)
     hars: dict[str, str] = field(default_factory=dict)
+    #: The site's ``ConsentConfig.csp_always_allow``, when its configuration was given.
+    csp_always_allow: tuple[str, ...] = ()
 
     def granted(self, state: str) -> frozenset[str]:
         """The optional categories granted in visitor state ``state``."""
@@ -151,7 +153,9 @@ def declared_categories(config: ConsentConfig) -> list[DeclaredCategory]:
     from consentkit.declaration import effective_categories
 
     return [
-        DeclaredCategory(c.key, c.label, c.required, tuple(k.name for k in c.cookies))
+        DeclaredCategory(
+            c.key, c.label, c.required, tuple(k.name for k in c.cookies), tuple(c.hosts)
+        )
         for c in effective_categories(config)
     ]
 
@@ -284,6 +288,9 @@ async def run_scan(options: ScanOptions) -> ScanResult:
             crawl=crawled,
             browser_version=version,
             started=started,
+            csp_always_allow=(
+                tuple(options.config.csp_always_allow) if options.config is not None else ()
+            ),
         )
         total = sum(len(crawled.pages) + (1 if v.withdraw else 0) for v in visitors)
         done = 0
