@@ -41,9 +41,14 @@ def test_banner_visible_and_clickable_on_a_gzip_page(browser: Any, gzip_site: st
         banner = page.locator("#consentkit-banner")
         banner.wait_for()
         assert banner.is_visible()
-        # The snippet's files came precompressed, br as Chromium asks.
+        # The snippet's files come precompressed, br as Chromium asks. The stylesheet is
+        # loaded only when the preferences open: fetch it as the snippet would.
         page.wait_for_function("document.getElementById('consentkit-js') !== null")
-        assert assets == {"js": "br", "css": "br"}
+        page.wait_for_function("window.consentkit !== undefined")
+        assert assets == {"js": "br"}
+        with page.expect_response(lambda r: r.url.endswith(".css")) as css:
+            page.evaluate("fetch(document.getElementById('consentkit-js').dataset.css)")
+        assert css.value.headers.get("content-encoding") == "br"
         page.get_by_role("button", name="Accept all").click()
         banner.wait_for(state="hidden")
         state = page.evaluate("fetch('/consent').then(r => r.json())")
