@@ -141,7 +141,7 @@ def test_forged_purge_statement_is_caught(
 ) -> None:
     url, records = log
     chain = records[0].chain_id
-    with open_reader(url) as reader:
+    with open_reader(url, write=True) as reader:
         # The attacker runs the real purge code, but with a key of their own.
         reader.purge(
             datetime.fromisoformat(records[6].timestamp),
@@ -161,7 +161,7 @@ def test_genuine_purge_is_reported_as_a_purge(
 ) -> None:
     url, records = log
     cut = datetime.fromisoformat(records[6].timestamp)
-    with open_reader(url) as reader:
+    with open_reader(url, write=True) as reader:
         from consentkit.log.signing import derive_signing_key
 
         result = reader.purge(
