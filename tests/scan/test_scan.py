@@ -208,7 +208,7 @@ def test_secret_key_without_config_writes_the_cookie(
     clean_site: Site, scan_site: Callable[..., Scan], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CONSENTKIT_SECRET_KEYS", raising=False)
-    keyed = scan_site(clean_site, "--format", "json", "--secret-key", clean_site.secret,
+    keyed = scan_site(clean_site, "--format", "json", f"--secret-key={clean_site.secret}",
                       config=False)  # fmt: skip
     assert keyed.status == 0, keyed.output
     items = {(i["item"], i["name"]): i for i in keyed.report["items"]}

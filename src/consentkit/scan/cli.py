@@ -82,7 +82,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY",
         help="without --config: the site's secret key, so the scanner signs the consent cookie"
-        " (default: CONSENTKIT_SECRET_KEYS)",
+        " (default: CONSENTKIT_SECRET_KEYS, which keeps it out of the process list; a key"
+        " starting with '-' is given as --secret-key=KEY)",
     )
     parser.add_argument("--consent-cookie", default="consentkit", metavar="NAME",
                         help="the consent cookie's name, with --secret-key")  # fmt: skip
