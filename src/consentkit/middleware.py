@@ -88,6 +88,7 @@ class ConsentMiddleware:
             self.signing_key,
             CheckpointSink(config.log_checkpoint_sink) if config.log_checkpoint_sink else None,
             config.log_checkpoint_interval,
+            ready=lambda: self.log.written,
         )
         self.addresses = ClientAddress(config.trusted_proxies)
         self.assets = Assets(config.prefix)

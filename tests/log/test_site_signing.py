@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -133,6 +134,24 @@ def test_checkpoints_are_made_on_schedule_and_handed_to_the_sink(
         "--checkpoint", str(witness),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_a_site_without_decisions_makes_no_checkpoint_and_no_warning(
+    make_config: Callable[..., ConsentConfig],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before its first decision the log may not exist: the scheduler waits quietly."""
+    witness = tmp_path / "witness.jsonl"
+    config = make_config(log_checkpoint_interval=0.05, log_checkpoint_sink=str(witness))
+    with (
+        caplog.at_level(logging.WARNING, logger="consentkit"),
+        TestClient(ConsentMiddleware(site(), config=config)) as client,
+    ):
+        assert client.get("/privacy").status_code == 200
+        time.sleep(0.3)  # several ticks
+    assert not witness.exists()
+    assert "checkpoint" not in caplog.text
 
 
 def test_exec_and_http_sinks(tmp_path: Path) -> None:

@@ -46,6 +46,9 @@ class ConsentLog(abc.ABC):
     raises `consentkit.errors.StorageUnavailable` when it could not be.
     """
 
+    #: Whether this writer has committed a record since it was created.
+    written: bool = False
+
     @abc.abstractmethod
     async def open(self) -> None:
         """Start the writer; safe to call more than once."""

@@ -33,7 +33,7 @@ import os
 import shlex
 import subprocess
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -366,7 +366,10 @@ class CheckpointScheduler:
     """Makes a checkpoint every ``interval`` seconds, in a thread, while the app runs.
 
     A checkpoint that fails (storage down, sink unreachable) is logged and
-    retried at the next tick; it never touches the request path.
+    retried at the next tick; it never touches the request path. Until
+    ``ready()`` (this process's writer has committed something) there is
+    nothing of its own to checkpoint, and the log may not exist yet: ticks
+    do nothing.
     """
 
     def __init__(
@@ -375,11 +378,13 @@ class CheckpointScheduler:
         signer: SigningKey,
         sink: CheckpointSink | None,
         interval: float,
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.storage = storage
         self.signer = signer
         self.sink = sink
         self.interval = interval
+        self.ready = ready
         self._task: asyncio.Task[None] | None = None
         self._last: tuple[object, ...] | None = None
 
@@ -412,6 +417,8 @@ class CheckpointScheduler:
         """Make one checkpoint if the log changed since the last; None if not (or it failed)."""
         from consentkit.log.read import open_reader
 
+        if not self.ready():
+            return None
         try:
             with open_reader(self.storage, write=True) as reader:
                 heads = reader.signed_heads()

@@ -264,6 +264,7 @@ class BatchWriterLog(ConsentLog):
     def _committed(self, records: list[ConsentRecord], declarations: dict[str, str]) -> None:
         self.chain.advance(records)
         self._chain_stored = True
+        self.written = True
         self._known_declarations.update(declarations)
         self._pending = ([], {}, [])
 
