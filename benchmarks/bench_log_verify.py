@@ -95,11 +95,11 @@ def fill(url: str, count: int) -> None:
 
         conn = connect(url.removeprefix("sqlite:///"), "OFF")
         mark = "?"
-    marks = ",".join([mark] * 19)
+    marks = ",".join([mark] * 22)
     insert = (
         "INSERT INTO consentkit_log (chain_id, seq, record_id, consent_id, ts, action, granted,"
         " denied, policy_version, declaration_hash, language, surface, path, ip, user_agent,"
-        f" gpc, key_id, prev_mac, mac) VALUES ({marks})"
+        f" gpc, key_id, prev_mac, mac, decision_id, site_host, expires_at) VALUES ({marks})"
     )
     cur = conn.cursor()
     if not url.startswith("postgresql"):
@@ -172,7 +172,7 @@ def measure_receipts(url: str, count: int) -> tuple[float, float]:
     from consentkit.log.signing import derive_signing_key
 
     signer = derive_signing_key(derive_log_key(SECRET).secret)
-    with open_reader(url) as reader:
+    with open_reader(url, write=True) as reader:  # it stores the checkpoint
         make_checkpoint(reader, signer)
         ids = [
             str(r[0]) for r in reader._query("SELECT consent_id FROM consentkit_log LIMIT 200000")
