@@ -147,19 +147,31 @@ def seal(
     decision: Decision, key: LogKey, chain_id: str, seq: int, prev_mac: str, now: datetime
 ) -> ConsentRecord:
     """The sealed record for ``decision`` as record ``seq`` of chain ``chain_id``."""
-    return _seal(decision, key, chain_id, seq, prev_mac, now)[0]
+    return _seal(decision, key, chain_id, seq, prev_mac, now, _stamp(now), {})[0]
+
+
+def _stamp(now: datetime) -> str:
+    return now.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 def _seal(
-    decision: Decision, key: LogKey, chain_id: str, seq: int, prev_mac: str, now: datetime
+    decision: Decision,
+    key: LogKey,
+    chain_id: str,
+    seq: int,
+    prev_mac: str,
+    now: datetime,
+    stamp: str,
+    expiries: dict[int, str],
 ) -> tuple[ConsentRecord, bytes]:
-    # The record and its Merkle leaf, from one canonical encoding.
+    # The record and its Merkle leaf, from one canonical encoding. ``stamp`` and
+    # ``expiries`` are computed once per batch: its records share ``now``.
     fields: dict[str, object] = {
         "chain_id": chain_id,
         "seq": seq,
         "record_id": secrets.token_hex(16),
         "consent_id": decision.consent_id,
-        "timestamp": now.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+        "timestamp": stamp,
         "action": decision.action,
         "granted": tuple(sorted(decision.granted)),
         "denied": tuple(sorted(decision.denied)),
@@ -174,7 +186,7 @@ def _seal(
         "key_id": key.key_id,
         "prev_mac": prev_mac,
     }
-    fields.update(decision_fields(decision, now))
+    fields.update(decision_fields(decision, now, expiries))
     data = canonical_json(fields)
     mac = hmac.new(key.secret, data, hashlib.sha256).hexdigest()
     record = ConsentRecord(**fields, mac=mac)  # type: ignore[arg-type]
@@ -205,9 +217,11 @@ class Chain:
         records = []
         leaves = []
         seq, prev = self.seq, self.last_mac
+        stamp = _stamp(now)
+        expiries: dict[int, str] = {}
         for decision in decisions:
             seq += 1
-            record, leaf = _seal(decision, self.key, self.chain_id, seq, prev, now)
+            record, leaf = _seal(decision, self.key, self.chain_id, seq, prev, now, stamp, expiries)
             records.append(record)
             leaves.append(leaf)
             prev = record.mac

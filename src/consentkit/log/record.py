@@ -117,10 +117,14 @@ def canonical_json(fields: dict[str, object]) -> bytes:
     return _canonical_encoder.encode(fields).encode()
 
 
-def decision_fields(decision: Decision, now: datetime) -> dict[str, object]:
+def decision_fields(
+    decision: Decision, now: datetime, expiries: dict[int, str] | None = None
+) -> dict[str, object]:
     """The optional fields a record sealed now at ``now`` gets from ``decision``.
 
     Only the fields with a value: an absent one stays out of the canonical form.
+    ``expiries`` (lifetime -> ``expires_at``) may be shared by the records of
+    one batch, which all have the same ``now``.
     """
     fields: dict[str, object] = {}
     if decision.decision_id is not None:
@@ -129,6 +133,11 @@ def decision_fields(decision: Decision, now: datetime) -> dict[str, object]:
         fields["site_host"] = decision.site_host
     if decision.lifetime is not None:
         lifetime = 0 if decision.action == "withdraw" else decision.lifetime
-        expires = now.astimezone(timezone.utc) + timedelta(seconds=lifetime)
-        fields["expires_at"] = expires.isoformat(timespec="microseconds")
+        expires = expiries.get(lifetime) if expiries is not None else None
+        if expires is None:
+            moment = now.astimezone(timezone.utc) + timedelta(seconds=lifetime)
+            expires = moment.isoformat(timespec="microseconds")
+            if expiries is not None:
+                expiries[lifetime] = expires
+        fields["expires_at"] = expires
     return fields
