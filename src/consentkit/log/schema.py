@@ -24,6 +24,12 @@ __all__ = ["POSTGRES_MIGRATIONS", "SQLITE_MIGRATIONS"]
 # chain; ``consentkit_log_checkpoints`` every signed checkpoint made. Anchors
 # of migration 2 are no longer trusted: a chain that starts after one is
 # reported until a signed purge covers it (``consentkit log purge`` converts them).
+#
+# Migration 5 (SQLite): ``consentkit_log_batch``, a view whose INSTEAD OF trigger
+# routes each row by ``kind`` (chain, record, head, node) to its table, so a
+# writer commits a whole batch, signed head included, as one INSERT statement:
+# atomic without an explicit transaction, and one trip out of the GIL.
+# PostgreSQL has no step 5.
 
 SQLITE_MIGRATIONS: list[list[str]] = [
     [
@@ -108,6 +114,58 @@ SQLITE_MIGRATIONS: list[list[str]] = [
             created_at TEXT NOT NULL,
             body TEXT NOT NULL
         )""",
+    ],
+    [
+        """CREATE VIEW consentkit_log_batch AS SELECT
+            NULL AS kind,
+            NULL AS chain_id,
+            NULL AS seq,
+            NULL AS record_id,
+            NULL AS consent_id,
+            NULL AS ts,
+            NULL AS action,
+            NULL AS granted,
+            NULL AS denied,
+            NULL AS policy_version,
+            NULL AS declaration_hash,
+            NULL AS language,
+            NULL AS surface,
+            NULL AS path,
+            NULL AS ip,
+            NULL AS user_agent,
+            NULL AS gpc,
+            NULL AS key_id,
+            NULL AS prev_mac,
+            NULL AS mac,
+            NULL AS decision_id,
+            NULL AS site_host,
+            NULL AS expires_at,
+            NULL AS root,
+            NULL AS signature,
+            NULL AS level,
+            NULL AS idx
+        WHERE 0""",
+        """CREATE TRIGGER consentkit_log_batch_insert INSTEAD OF INSERT ON consentkit_log_batch
+        BEGIN
+            INSERT OR IGNORE INTO consentkit_chains (chain_id, created_at, key_id)
+                SELECT NEW.chain_id, NEW.ts, NEW.key_id WHERE NEW.kind = 'chain';
+            INSERT INTO consentkit_log (
+                chain_id, seq, record_id, consent_id, ts, action, granted, denied,
+                policy_version, declaration_hash, language, surface, path, ip, user_agent,
+                gpc, key_id, prev_mac, mac, decision_id, site_host, expires_at
+            )
+                SELECT NEW.chain_id, NEW.seq, NEW.record_id, NEW.consent_id, NEW.ts, NEW.action,
+                NEW.granted, NEW.denied, NEW.policy_version, NEW.declaration_hash,
+                NEW.language, NEW.surface, NEW.path, NEW.ip, NEW.user_agent, NEW.gpc,
+                NEW.key_id, NEW.prev_mac, NEW.mac, NEW.decision_id, NEW.site_host,
+                NEW.expires_at
+                WHERE NEW.kind = 'record';
+            INSERT INTO consentkit_log_heads (chain_id, seq, root, mac, ts, key_id, signature)
+                SELECT NEW.chain_id, NEW.seq, NEW.root, NEW.mac, NEW.ts, NEW.key_id, NEW.signature
+                WHERE NEW.kind = 'head';
+            INSERT INTO consentkit_log_nodes (chain_id, level, idx, hash)
+                SELECT NEW.chain_id, NEW.level, NEW.idx, NEW.root WHERE NEW.kind = 'node';
+        END""",
     ],
 ]
 
@@ -194,4 +252,6 @@ POSTGRES_MIGRATIONS: list[list[str]] = [
             body TEXT NOT NULL
         )""",
     ],
+    # 5: nothing (SQLite's batch view); the number keeps both schemas' versions aligned.
+    [],
 ]

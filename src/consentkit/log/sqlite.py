@@ -28,6 +28,29 @@ _INSERT_HEAD = (
 )
 _VALUES = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _INSERT = _INSERT_HEAD + _VALUES
+_BATCH_INSERT = (
+    "INSERT INTO consentkit_log_batch (kind, chain_id, seq, record_id, consent_id, ts, action,"
+    " granted, denied, policy_version, declaration_hash, language, surface, path, ip,"
+    " user_agent, gpc, key_id, prev_mac, mac, decision_id, site_host, expires_at, root,"
+    " signature, level, idx) VALUES "
+)
+_BATCH_VALUES = "(" + ",".join("?" * 27) + ")"
+
+
+def _chain_row(chain_id: str, created_at: str, key_id: str) -> tuple[Any, ...]:
+    return ("chain", chain_id, None, None, None, created_at, *(None,) * 11, key_id,
+            *(None,) * 9)  # fmt: skip
+
+
+def _head_row(
+    chain_id: str, seq: int, root: str, mac: str, ts: str, key_id: str, signature: str
+) -> tuple[Any, ...]:
+    return ("head", chain_id, seq, None, None, ts, *(None,) * 11, key_id, None, mac,
+            None, None, None, root, signature, None, None)  # fmt: skip
+
+
+def _node_row(chain_id: str, level: int, idx: int, value: str) -> tuple[Any, ...]:
+    return ("node", chain_id, *(None,) * 21, value, None, level, idx)
 
 
 def connect(path: str, synchronous: str = "FULL", timeout: float = 10.0) -> sqlite3.Connection:
@@ -141,56 +164,36 @@ class SQLiteConsentLog(BatchWriterLog):
         register_chain: bool,
         now: datetime,
     ) -> None:
-        # New declarations are idempotent and may land on their own. The
-        # records go in one multi-row INSERT: one implicit transaction and one
-        # trip out of the GIL (the writer thread shares the interpreter with
-        # the event loop). Only a chain's first batch needs an explicit
-        # transaction, so the chain is never registered without its records.
+        # New declarations are idempotent and may land on their own.
         if declarations:
             conn.executemany(
                 "INSERT OR IGNORE INTO consentkit_declarations (hash, body, created_at)"
                 " VALUES (?,?,?)",
                 [(h, body, now.isoformat()) for h, body in declarations.items()],
             )
+        # The chain's registration, the records, the signed head and the completed
+        # Merkle nodes go in as one INSERT into the batch view (its trigger routes each
+        # row): one statement, so one implicit transaction (the chain is never
+        # registered without its records) and one trip out of the GIL, which the
+        # writer thread shares with the event loop.
         params: list[Any] = []
+        rows = 0
+        if register_chain:
+            params += _chain_row(self.chain.chain_id, now.isoformat(), self.chain.key.key_id)
+            rows += 1
         for record in records:
-            params.extend(_row(record))
-        insert = _INSERT_HEAD + ",".join([_VALUES] * len(records))
+            params += ("record", *_row(record), None, None, None, None)
+        rows += len(records)
         seal = self.chain.pending
-        if not register_chain and seal is None:
-            self._committing()
-            conn.execute(insert, params)
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if register_chain:
-                conn.execute(
-                    "INSERT OR IGNORE INTO consentkit_chains (chain_id, created_at, key_id)"
-                    " VALUES (?,?,?)",
-                    (self.chain.chain_id, now.isoformat(), self.chain.key.key_id),
-                )
-            conn.execute(insert, params)
-            if seal is not None:
-                head = seal.head
-                conn.execute(
-                    "INSERT INTO consentkit_log_heads (chain_id, seq, root, mac, ts, key_id,"
-                    " signature) VALUES (?,?,?,?,?,?,?)",
-                    (head.chain_id, head.seq, head.root, head.mac, head.timestamp,
-                     head.key_id, head.signature),
-                )  # fmt: skip
-                if seal.nodes:
-                    conn.executemany(
-                        "INSERT INTO consentkit_log_nodes (chain_id, level, idx, hash)"
-                        " VALUES (?,?,?,?)",
-                        [(head.chain_id, lvl, idx, h.hex()) for lvl, idx, h in seal.nodes],
-                    )
-            self._committing()
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
+        if seal is not None:
+            head = seal.head
+            params += _head_row(head.chain_id, head.seq, head.root, head.mac, head.timestamp,
+                                head.key_id, head.signature)  # fmt: skip
+            for level, idx, value in seal.nodes:
+                params += _node_row(head.chain_id, level, idx, value.hex())
+            rows += 1 + len(seal.nodes)
+        self._committing()
+        conn.execute(_BATCH_INSERT + ",".join([_BATCH_VALUES] * rows), params)
 
 
 def _row(r: ConsentRecord) -> tuple[Any, ...]:
