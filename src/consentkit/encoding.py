@@ -69,15 +69,12 @@ class Decoder(Protocol):
 
     def decode(self, data: bytes) -> Iterator[bytes]:
         """The decoded bytes of ``data``, in pieces; raises `DecodeError`."""
-        ...
 
     def finish(self) -> None:
         """Raise `DecodeError` unless the stream ended properly."""
-        ...
 
     def encoder(self) -> Encoder:
         """An encoder of the same coding (and the same variant of it)."""
-        ...
 
 
 class Encoder(Protocol):
@@ -85,15 +82,12 @@ class Encoder(Protocol):
 
     def encode(self, data: bytes) -> bytes:
         """Compressed bytes for ``data`` (may be empty until more comes)."""
-        ...
 
     def flush(self) -> bytes:
         """Everything given so far, decodable now; the stream goes on."""
-        ...
 
     def finish(self) -> bytes:
         """The end of the stream."""
-        ...
 
 
 class _ZlibEncoder:

@@ -452,7 +452,7 @@ def draft_declaration(report: ScanReport) -> str:
         lines.append(f"        label={_literal(label)},")
         if (existing and existing.required) or key == "necessary":
             lines.append("        required=True,")
-        lines.append(f"        description={_literal('TODO: what this category is for')},")
+        lines.append(f"        description={_literal('(describe what this category is for)')},")
         lines.append("        cookies=[" if key in groups else "        cookies=[],")
         names: set[str] = set()
         for item in groups.get(key, []):
@@ -461,7 +461,7 @@ def draft_declaration(report: ScanReport) -> str:
             names.add(item.name)
             provider = None if item.first_party else item.domain
             detail = item.classification.description or item.classification.detail
-            purpose = detail or "TODO: what it is for"
+            purpose = detail or "(describe what it is for)"
             what = ITEM_LABELS[item.item]
             lines.append("            Cookie(")
             lines.append(f"                name={_literal(item.name)},")
