@@ -188,9 +188,12 @@ class BatchWriterLog(ConsentLog):
         # answer to COMMIT was lost), reconnect once and look at what is
         # stored: a batch that landed is a success; one that did not is
         # written again after the real head of the chain. The chain never
-        # forks and a decision is never stored twice by a retry.
+        # forks and a decision is never stored twice by a retry. The first
+        # attempt does not look decision ids up: the unique index refuses a
+        # repeated one (a retry after a lost answer, rare), and the second
+        # attempt answers it from the log.
         try:
-            return self._write_once(decisions)
+            return self._write_once(decisions, look_up=False)
         except self.storage_errors:
             connected, sent = self._attempt
             self._disconnect()
@@ -206,7 +209,7 @@ class BatchWriterLog(ConsentLog):
             return answers
         return self._write_once(decisions)
 
-    def _write_once(self, decisions: list[Decision]) -> list[ConsentRecord]:
+    def _write_once(self, decisions: list[Decision], look_up: bool = True) -> list[ConsentRecord]:
         self._attempt = (False, False)
         if self._conn is None:
             self._conn = self._connect()
@@ -221,7 +224,7 @@ class BatchWriterLog(ConsentLog):
                 head = None
             self._chain_stored = head is not None
             self._resync = False
-        fresh, slots = self._unstored(decisions)
+        fresh, slots = self._unstored(decisions, look_up)
         now = datetime.fromtimestamp(self._clock(), timezone.utc)
         records = self.chain.seal_batch(fresh, now)
         answers = [records[slot] if isinstance(slot, int) else slot for slot in slots]
@@ -238,12 +241,12 @@ class BatchWriterLog(ConsentLog):
         return answers
 
     def _unstored(
-        self, decisions: list[Decision]
+        self, decisions: list[Decision], look_up: bool
     ) -> tuple[list[Decision], list[ConsentRecord | int]]:
         # The decisions to write, and for each decision of the batch either its
         # stored record or the index of its own (or its twin's) new record.
         ids = [d.decision_id for d in decisions if d.decision_id is not None]
-        stored = self._stored_decisions(self._conn, ids) if ids else {}
+        stored = self._stored_decisions(self._conn, ids) if ids and look_up else {}
         fresh: list[Decision] = []
         slots: list[ConsentRecord | int] = []
         first: dict[str, int] = {}
