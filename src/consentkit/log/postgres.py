@@ -259,9 +259,9 @@ class PostgresConsentLog(BatchWriterLog):
         now: datetime,
     ) -> None:
         # New declarations are idempotent and may land on their own. The
-        # records go in one multi-row INSERT: one statement, one implicit
-        # transaction, one round trip. Only a chain's first batch needs an
-        # explicit transaction, so the chain is never registered without them.
+        # records go in one multi-row INSERT. A batch with a signed head (every
+        # batch of a signing writer) or a chain's first batch is one explicit
+        # transaction, so neither the head nor the chain lands without them.
         with conn.cursor() as cur:
             if declarations:
                 cur.executemany(
