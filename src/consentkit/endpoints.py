@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from consentkit.body import BodyError, read_body
 from consentkit.consent import Consent, new_consent_id
 from consentkit.errors import StorageError, StorageUnavailable
 from consentkit.ip import reduce_ip
@@ -575,22 +576,10 @@ def _content_kind(headers: Mapping[str, str]) -> str:
 
 
 async def _read_body(headers: Mapping[str, str], receive: Receive) -> bytes:
-    declared = headers.get("content-length")
-    if declared is not None:
-        if not (declared.isascii() and declared.isdigit()):
-            raise _Refused(400, "invalid_content_length", declared[:40])
-        if len(declared) > 12 or int(declared) > MAX_BODY:
-            raise _Refused(413, "body_too_large", f"at most {MAX_BODY} bytes")
-    body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _Refused(400, "client_disconnected")
-        body += message.get("body", b"")
-        if len(body) > MAX_BODY:
-            raise _Refused(413, "body_too_large", f"at most {MAX_BODY} bytes")
-        if not message.get("more_body", False):
-            return bytes(body)
+    try:
+        return await read_body(receive, headers.get("content-length"), MAX_BODY)
+    except BodyError as refused:
+        raise _Refused(refused.status, refused.error, refused.detail or None) from None
 
 
 def _decision_id(value: object) -> str | None:

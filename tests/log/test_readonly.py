@@ -106,6 +106,8 @@ def _read_commands(url: str, records: list[ConsentRecord], folder: Path) -> dict
     assert declaration.returncode == 0, declaration.stderr
     report = as_reader("analytics", "report", "--storage", url, "--format", "json", cwd=folder)
     assert report.returncode == 0, report.stderr
+    csp = as_reader("csp", "report", "--storage", url, "--format", "json", cwd=folder)
+    assert csp.returncode == 0, csp.stderr
     return out
 
 

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from consentkit.body import BodyError, read_body
 from consentkit.config import Category, ConsentConfig
 from consentkit.csp.policy import NOTHING_GRANTED, UNDECIDED
 from consentkit.csp.store import CSPStore, ViolationCount, ViolationKey, open_csp_store
@@ -376,22 +377,13 @@ class CSPReports:
 
 
 async def _read_body(scope: Scope, receive: Receive) -> bytes:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            if not (value.isascii() and value.isdigit()):
-                raise Refused(400, "invalid_content_length")
-            if len(value) > 12 or int(value) > MAX_BODY:
-                raise Refused(413, "body_too_large", f"at most {MAX_BODY} bytes")
-    body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise Refused(400, "client_disconnected")
-        body += message.get("body", b"")
-        if len(body) > MAX_BODY:
-            raise Refused(413, "body_too_large", f"at most {MAX_BODY} bytes")
-        if not message.get("more_body", False):
-            return bytes(body)
+    length = next((v for n, v in scope["headers"] if n == b"content-length"), None)
+    try:
+        return await read_body(
+            receive, None if length is None else length.decode("latin-1"), MAX_BODY
+        )
+    except BodyError as refused:
+        raise Refused(refused.status, refused.error, refused.detail or None) from None
 
 
 def _describe(exc: BaseException) -> str:

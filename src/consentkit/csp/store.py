@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from consentkit.errors import StorageError, StorageUnavailable
-from consentkit.storage import enable_wal, parse_storage_url, redact
+from consentkit.storage import enable_wal, parse_storage_url, redact, sqlite_read_only
 
 __all__ = [
     "DAILY_TABLE",
@@ -164,15 +164,10 @@ class SQLiteCSPStore(CSPStore):
                     self.path, isolation_level=None, check_same_thread=False, timeout=5
                 )
             else:
-                if self.path != ":memory:" and not os.path.exists(self.path):
+                if not os.path.exists(self.path):
                     raise StorageError(f"no SQLite database at {self.path!r}")
-                conn = sqlite3.connect(
-                    f"file:{self.path}?mode=ro",
-                    uri=True,
-                    isolation_level=None,
-                    check_same_thread=False,
-                    timeout=5,
-                )
+                # Never writes: works on a copy or a file the reader cannot write.
+                conn, _ = sqlite_read_only(self.path, _BUSY_TIMEOUT_MS / 1000)
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             if create:
                 enable_wal(conn)
