@@ -26,6 +26,7 @@ from pydantic_core import InitErrorDetails
 
 from consentkit.errors import StorageError
 from consentkit.i18n import check_texts, shipped_languages
+from consentkit.regions import Region
 from consentkit.storage import parse_storage_url
 
 __all__ = [
@@ -180,6 +181,9 @@ class Category(_Model):
     #: ``*.ytimg.com``, optionally with ``:port``); with ``ConsentConfig.csp`` on, pages
     #: allow them only once the category is granted.
     hosts: Annotated[Sequence[str], _TUPLE] = ()
+    #: Under the ``us_opt_out`` regime: the category sells or shares personal information
+    #: (advertising, cross-site tracking), so it is on until the visitor opts out.
+    sale_or_share: bool = False
 
     @field_validator("key")
     @classmethod
@@ -332,6 +336,9 @@ class ConsentConfig(_Model):
     csp_reports: bool = True
     #: Violation reports accepted per second by each process; more get 429.
     csp_report_rate: float = Field(default=50.0, gt=0, le=100_000)
+    #: Which consent regime applies where, most specific match first; empty: ``opt_in``
+    #: for every visitor.
+    regions: Annotated[Sequence[Region], _TUPLE] = ()
 
     if not TYPE_CHECKING:  # type checkers keep the signature pydantic synthesises
 

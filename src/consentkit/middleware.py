@@ -26,6 +26,7 @@ from consentkit.ip import ClientAddress
 from consentkit.log import open_consent_log
 from consentkit.log.checkpoint import CheckpointScheduler, CheckpointSink
 from consentkit.log.keys import log_key_for, signing_key_for
+from consentkit.regions import RegionResolver
 
 __all__ = ["ConsentMiddleware"]
 
@@ -91,6 +92,7 @@ class ConsentMiddleware:
             ready=lambda: self.log.written,
         )
         self.addresses = ClientAddress(config.trusted_proxies)
+        self.regions = RegionResolver(config.regions)
         self.assets = Assets(config.prefix)
         self.renderer = Renderer(config, self.declarations, self.assets)
         self.tracker = (
@@ -146,6 +148,7 @@ class ConsentMiddleware:
         if state is None:
             state = scope["state"] = {}
         state["consent"] = consent
+        state["jurisdiction"] = self.regions.resolve(scope)
 
         path: str = scope["path"]
         if kind == "http" and (
