@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import secrets
 import time
@@ -12,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from itsdangerous import BadData, TimestampSigner
+from itsdangerous import BadData
+
+from consentkit.signer import CachedKeyTimestampSigner
 
 __all__ = ["Consent", "ConsentCodec", "get_consent", "new_consent_id"]
 
@@ -78,13 +79,6 @@ def get_consent(request: Any) -> Consent:
     return consent
 
 
-class _ClockSigner(TimestampSigner):
-    clock: Callable[[], float] = time.time
-
-    def get_timestamp(self) -> int:
-        return int(self.clock())
-
-
 class ConsentCodec:
     """Signs and verifies consent cookie values, caching verified tokens.
 
@@ -104,10 +98,9 @@ class ConsentCodec:
     ) -> None:
         keys = list(secret_keys)
         # itsdangerous signs with the last key and verifies with all of them.
-        self._signer = _ClockSigner(
-            list(reversed(keys)), salt="consentkit.consent", digest_method=hashlib.sha256
+        self._signer = CachedKeyTimestampSigner(
+            list(reversed(keys)), salt="consentkit.consent", clock=clock
         )
-        self._signer.clock = clock
         self._clock = clock
         self._policy_version = policy_version
         self._required = required

@@ -9,14 +9,14 @@ its UTC date and the cookie expires ``max_age`` seconds after it. An update
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import formatdate
-from typing import Any
 
-from itsdangerous import BadData, Signer
+from itsdangerous import BadData
+
+from consentkit.signer import CachedKeySigner
 
 __all__ = ["SECONDS_PER_DAY", "Visitor", "VisitorCookieCodec"]
 
@@ -40,20 +40,6 @@ class Visitor:
         return self.issued // SECONDS_PER_DAY
 
 
-class _CachedKeySigner(Signer):
-    """A `Signer` that derives each key once instead of on every call."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._derived: dict[str | bytes | None, bytes] = {}
-
-    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
-        key = self._derived.get(secret_key)
-        if key is None:
-            key = self._derived[secret_key] = super().derive_key(secret_key)
-        return key
-
-
 class VisitorCookieCodec:
     """Signs, verifies and formats visitor cookies.
 
@@ -73,9 +59,7 @@ class VisitorCookieCodec:
     ) -> None:
         keys = list(secret_keys)
         # itsdangerous signs with the last key and verifies with all of them.
-        self._signer = _CachedKeySigner(
-            list(reversed(keys)), salt=_SALT, digest_method=hashlib.sha256
-        )
+        self._signer = CachedKeySigner(list(reversed(keys)), salt=_SALT)
         self.name = name
         self.max_age = max_age
         self._domain = domain

@@ -147,7 +147,8 @@ def seal(
     decision: Decision, key: LogKey, chain_id: str, seq: int, prev_mac: str, now: datetime
 ) -> ConsentRecord:
     """The sealed record for ``decision`` as record ``seq`` of chain ``chain_id``."""
-    return _seal(decision, key, chain_id, seq, prev_mac, now, _stamp(now), {})[0]
+    record_id = secrets.token_hex(16)
+    return _seal(decision, key, chain_id, seq, prev_mac, now, _stamp(now), {}, record_id)[0]
 
 
 def _stamp(now: datetime) -> str:
@@ -163,13 +164,14 @@ def _seal(
     now: datetime,
     stamp: str,
     expiries: dict[int, str],
+    record_id: str,
 ) -> tuple[ConsentRecord, bytes]:
     # The record and its Merkle leaf, from one canonical encoding. ``stamp`` and
     # ``expiries`` are computed once per batch: its records share ``now``.
     fields: dict[str, object] = {
         "chain_id": chain_id,
         "seq": seq,
-        "record_id": secrets.token_hex(16),
+        "record_id": record_id,
         "consent_id": decision.consent_id,
         "timestamp": stamp,
         "action": decision.action,
@@ -219,9 +221,14 @@ class Chain:
         seq, prev = self.seq, self.last_mac
         stamp = _stamp(now)
         expiries: dict[int, str] = {}
-        for decision in decisions:
+        # One read of the system's random source for the batch's record ids.
+        ids = secrets.token_hex(16 * len(decisions))
+        for index, decision in enumerate(decisions):
             seq += 1
-            record, leaf = _seal(decision, self.key, self.chain_id, seq, prev, now, stamp, expiries)
+            record_id = ids[32 * index : 32 * index + 32]
+            record, leaf = _seal(
+                decision, self.key, self.chain_id, seq, prev, now, stamp, expiries, record_id
+            )
             records.append(record)
             leaves.append(leaf)
             prev = record.mac

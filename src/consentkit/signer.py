@@ -1,0 +1,63 @@
+"""itsdangerous signers that derive each key once and sign in one C call.
+
+The consent cookie and the analytics visitor cookie are signed on the
+per-request path; stock itsdangerous re-derives the key (a hash) and builds
+an ``hmac`` object per call. The output is byte for byte the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from itsdangerous import Signer, TimestampSigner
+from itsdangerous.signer import SigningAlgorithm
+
+__all__ = ["CachedKeySigner", "CachedKeyTimestampSigner"]
+
+
+class _SHA256(SigningAlgorithm):
+    """HMAC-SHA256, as itsdangerous's ``HMACAlgorithm(hashlib.sha256)``."""
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        return hmac.digest(key, value, "sha256")
+
+
+class _CachedKey:
+    _derived: dict[str | bytes | None, bytes]
+
+    def _cached_derive(
+        self, derive: Callable[[str | bytes | None], bytes], secret_key: str | bytes | None
+    ) -> bytes:
+        key = self._derived.get(secret_key)
+        if key is None:
+            key = self._derived[secret_key] = derive(secret_key)
+        return key
+
+
+class CachedKeySigner(_CachedKey, Signer):
+    """A SHA-256 `Signer` that derives each key once."""
+
+    def __init__(self, secret_key: Any, **kwargs: Any) -> None:
+        super().__init__(secret_key, digest_method=hashlib.sha256, algorithm=_SHA256(), **kwargs)
+        self._derived = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        return self._cached_derive(super().derive_key, secret_key)
+
+
+class CachedKeyTimestampSigner(_CachedKey, TimestampSigner):
+    """A SHA-256 `TimestampSigner` that derives each key once, with a settable clock."""
+
+    def __init__(self, secret_key: Any, *, clock: Callable[[], float], **kwargs: Any) -> None:
+        super().__init__(secret_key, digest_method=hashlib.sha256, algorithm=_SHA256(), **kwargs)
+        self._derived = {}
+        self._clock = clock
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        return self._cached_derive(super().derive_key, secret_key)
+
+    def get_timestamp(self) -> int:
+        return int(self._clock())
