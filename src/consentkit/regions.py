@@ -46,6 +46,7 @@ __all__ = [
     "VercelHeaders",
     "check_rules",
     "proxies_needed",
+    "regime_table",
 ]
 
 #: ``opt_in``: nothing optional before consent; ``us_opt_out``: sale/share categories on
@@ -149,6 +150,27 @@ def check_rules(rules: Sequence[Region]) -> None:
                     f"both hold {', '.join(sorted(clash)[:3])}, ...: give them one regime, or "
                     "list the countries of the smaller group's complement instead"
                 )
+
+
+def regime_table(rules: Sequence[Region]) -> tuple[dict[str, Regime], Regime]:
+    """The regime of every code the rules name, and the default regime.
+
+    A group's countries are listed one by one; a country's own rule (or a
+    subdivision's) is kept over its group's. The default is the ``*`` rule's
+    regime, ``opt_in`` without one.
+    """
+    default: Regime = "opt_in"
+    by_code: dict[str, Regime] = {}
+    by_group: dict[str, Regime] = {}
+    for rule in rules:
+        for code in rule.match:
+            if code == "*":
+                default = rule.regime
+            elif code in GROUPS:
+                by_group.update(dict.fromkeys(GROUPS[code], rule.regime))
+            else:
+                by_code[code] = rule.regime
+    return {**by_group, **by_code}, default
 
 
 class Jurisdiction(NamedTuple):
@@ -376,19 +398,10 @@ class RegionResolver:
         addresses: ClientAddress | None = None,
     ) -> None:
         check_rules(regions)
-        self._default = OPT_IN
-        by_code: dict[str, Regime] = {}
-        by_group: dict[str, Regime] = {}
-        for rule in regions:
-            for code in rule.match:
-                if code == "*":
-                    self._default = Jurisdiction(rule.regime, None, "default")
-                elif code in GROUPS:
-                    by_group.update(dict.fromkeys(GROUPS[code], rule.regime))
-                else:
-                    by_code[code] = rule.regime
+        table, default = regime_table(regions)
+        self._default = Jurisdiction(default, None, "default")
         #: Regime of each code a rule names, a group's countries included.
-        self.table: dict[str, Regime] = {**by_group, **by_code}
+        self.table = table
         self._addresses = addresses
         sources = source.sources if source is not None else ()
         names: dict[str, int] = {}
