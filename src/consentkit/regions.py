@@ -418,6 +418,7 @@ class RegionResolver:
             else:
                 raise TypeError(f"{item!r} is not a region source consentkit knows")
         self._geoip = any(isinstance(step, GeoIPDatabase) for step in self._steps)
+        self._headers = not all(isinstance(step, GeoIPDatabase) for step in self._steps)
         if self._geoip:
             names.setdefault("x-forwarded-for", len(names))
         self._forwarded = names.get("x-forwarded-for", -1)
@@ -445,17 +446,16 @@ class RegionResolver:
         """The jurisdiction of the request ``scope``."""
         if not self._steps:
             return self._default
-        names = self._names
-        values = self._empty.copy()
-        found = False
-        for name, value in scope["headers"]:
-            slot = names.get(name)
-            if slot is not None:
-                values[slot] = value
-                found = True
         peer = scope.get("client")
         host: str | None = peer[0] if peer else None
-        trusted = found and host is not None and self._trusts(host)
+        trusted = host is not None and self._trusts(host)
+        if not trusted and not self._geoip:
+            return self._default  # headers from anybody else are not read at all
+        names = self._names
+        values = self._empty.copy()
+        for name, value in scope["headers"]:
+            if name in names:
+                values[names[name]] = value
         for index, step in enumerate(self._steps):
             if isinstance(step, _HeaderStep):
                 if not trusted:
@@ -491,7 +491,7 @@ class RegionResolver:
     def _trusts(self, host: str) -> bool:
         if host in self._trusted:
             return True
-        if self._addresses is None or not self._addresses.trusts(host):
+        if not self._headers or self._addresses is None or not self._addresses.trusts(host):
             return False
         # Only proxies' addresses are kept, never a visitor's.
         if len(self._trusted) < _MAX_PEERS:
