@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -400,3 +402,24 @@ def test_html_without_regions_varies_by_cookie_only(
         assert response.headers["vary"] == "Accept-Encoding, Cookie"
         assert response.headers["cache-control"] == "private"
         assert client.get("/where").json()["region"] == "US"
+
+
+@given(
+    country=st.binary(max_size=40),
+    region=st.one_of(st.none(), st.binary(max_size=40)),
+    gclb=st.binary(max_size=10),
+)
+def test_any_header_bytes_give_a_jurisdiction(
+    country: bytes, region: bytes | None, gclb: bytes
+) -> None:
+    owner = RegionResolver(RULES, CloudflareHeaders() | GoogleCloudHeaders(), PROXIES)
+    headers = [(b"cf-ipcountry", country), (b"x-gclb-country", b"US"), (b"x-gclb-region", gclb)]
+    if region is not None:
+        headers.append((b"cf-region-code", region))
+    found = owner.resolve({"type": "http", "headers": headers, "client": (PROXY, 1)})
+    assert found.regime in ("opt_in", "us_opt_out", "notice", "none")
+    assert found.region is None or found.region[:2] in COUNTRIES
+    if found.source == "header:x-gclb-country":  # Cloudflare's value was not a country
+        too_long = len(country) > 16
+        assert too_long or country.strip().upper().decode("latin-1") not in COUNTRIES
+        assert found.region is not None and found.region.startswith("US")
