@@ -77,6 +77,24 @@ def test_vary_cookie_is_merged_once(given: H, vary: list[bytes]) -> None:
     assert headers_of(private_headers(given))[b"vary"] == vary
 
 
+@pytest.mark.parametrize(
+    ("given", "vary"),
+    [
+        ([], [b"Cookie, cf-ipcountry, cf-region-code"]),
+        (
+            [(b"vary", b"Accept-Encoding")],
+            [b"Accept-Encoding, Cookie, cf-ipcountry, cf-region-code"],
+        ),
+        ([(b"vary", b"CF-IPCountry, cookie")], [b"CF-IPCountry, cookie, cf-region-code"]),
+        ([(b"vary", b", ")], [b"Cookie, cf-ipcountry, cf-region-code"]),
+        ([(b"vary", b"*")], [b"*"]),
+    ],
+)
+def test_region_headers_join_vary(given: H, vary: list[bytes]) -> None:
+    tokens = (b"Cookie", b"cf-ipcountry", b"cf-region-code")
+    assert headers_of(private_headers(given, tokens))[b"vary"] == vary
+
+
 def test_input_is_not_changed() -> None:
     given = [(b"cache-control", b"public"), (b"vary", b"Origin")]
     private_headers(given)

@@ -9,14 +9,34 @@ page and a tamper-evident consent log.
 from consentkit.config import AnalyticsConfig, Category, ConsentConfig, Cookie
 from consentkit.consent import Consent, get_consent
 from consentkit.middleware import ConsentMiddleware
+from consentkit.regions import (
+    CloudflareHeaders,
+    CloudFrontHeaders,
+    GeoIPDatabase,
+    GoogleCloudHeaders,
+    HeaderRegion,
+    Jurisdiction,
+    Region,
+    RegionSource,
+    VercelHeaders,
+)
 
 __all__ = [
     "AnalyticsConfig",
     "Category",
+    "CloudFrontHeaders",
+    "CloudflareHeaders",
     "Consent",
     "ConsentConfig",
     "ConsentMiddleware",
     "Cookie",
+    "GeoIPDatabase",
+    "GoogleCloudHeaders",
+    "HeaderRegion",
+    "Jurisdiction",
+    "Region",
+    "RegionSource",
+    "VercelHeaders",
     "get_consent",
 ]
 

@@ -8,7 +8,9 @@ visitor's page, with its granted categories, to an undecided one. So such a
 response gets:
 
 - ``Vary: Cookie``, merged into the site's own ``Vary`` (a cache that honours
-  ``Vary`` keys the page by the visitor's cookies), and
+  ``Vary`` keys the page by the visitor's cookies), with the request headers
+  the visitor's region is read from (``CF-IPCountry`` ...) when the site has
+  regional regimes, since the banner depends on the region, and
 - ``Cache-Control: private``: ``public``, ``s-maxage`` and ``proxy-revalidate``
   (directives only for shared caches) are dropped and ``private`` added; the
   browser's own cache may still keep it for ``max-age``. A response without
@@ -18,7 +20,9 @@ response gets:
 
 ``Vary: Cookie`` alone is not enough: many CDNs ignore ``Vary`` except for
 ``Accept-Encoding``, and an undecided first visit and a decided one may both
-carry the same unrelated cookies. ``private`` is what every shared cache obeys.
+carry the same unrelated cookies. ``private`` is what every shared cache obeys;
+it also covers a region looked up from the client's address (GeoIP), which no
+``Vary`` can name.
 """
 
 from __future__ import annotations
@@ -27,36 +31,40 @@ __all__ = ["private_headers"]
 
 _SHARED_ONLY = frozenset({b"public", b"s-maxage", b"proxy-revalidate"})
 _PRIVATE = (b"cache-control", b"private")
-_VARY_COOKIE = (b"vary", b"Cookie")
+_COOKIE = (b"Cookie",)
 
 
-def private_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def private_headers(
+    headers: list[tuple[bytes, bytes]], vary: tuple[bytes, ...] = _COOKIE
+) -> list[tuple[bytes, bytes]]:
     """``headers`` with ``Vary: Cookie`` and ``Cache-Control: private`` as described above.
 
+    ``vary`` are the request headers the response varies by (``Cookie`` and
+    any region headers); those the site's ``Vary`` lacks are added to it.
     Returns a new list; the input is not changed.
     """
     vary_at = -1
-    varies = False
+    present: set[bytes] = set()
     control_at: list[int] = []
     directives: list[bytes] = []
     for index, (name, value) in enumerate(headers):
         lowered = name.lower()
         if lowered == b"vary":
-            tokens = [token.strip().lower() for token in value.split(b",")]
-            if b"*" in tokens or b"cookie" in tokens:
-                varies = True
-            elif vary_at < 0:
+            present.update(token.strip().lower() for token in value.split(b","))
+            if vary_at < 0:
                 vary_at = index
         elif lowered == b"cache-control":
             control_at.append(index)
             directives += [d.strip() for d in value.split(b",") if d.strip()]
     result = list(headers)
-    if not varies:
+    missing = [] if b"*" in present else [v for v in vary if v.lower() not in present]
+    if missing:
         if vary_at >= 0:
             name, value = result[vary_at]
-            result[vary_at] = (name, value.rstrip(b", ") + b", Cookie")
+            own = value.strip(b", ")
+            result[vary_at] = (name, b", ".join([own, *missing] if own else missing))
         else:
-            result.append(_VARY_COOKIE)
+            result.append((b"vary", b", ".join(missing)))
     if not control_at:
         result.append(_PRIVATE)
         return result

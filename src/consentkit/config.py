@@ -26,7 +26,7 @@ from pydantic_core import InitErrorDetails
 
 from consentkit.errors import StorageError
 from consentkit.i18n import check_texts, shipped_languages
-from consentkit.regions import Region
+from consentkit.regions import Region, RegionSource, check_rules, proxies_needed
 from consentkit.storage import parse_storage_url
 
 __all__ = [
@@ -54,6 +54,9 @@ CONSENT_MODE_TYPES = frozenset(
         "security_storage",
     }
 )
+
+#: The advertising types, which an opt-out under ``us_opt_out`` denies.
+CONSENT_MODE_AD_TYPES = frozenset({"ad_storage", "ad_user_data", "ad_personalization"})
 
 #: On a ``Sequence`` field: a site may pass a list or a tuple; a tuple is kept.
 _TUPLE = AfterValidator(tuple)
@@ -339,6 +342,16 @@ class ConsentConfig(_Model):
     #: Which consent regime applies where, most specific match first; empty: ``opt_in``
     #: for every visitor.
     regions: Annotated[Sequence[Region], _TUPLE] = ()
+    #: Where the visitor's region comes from: CDN headers (``CloudflareHeaders()``,
+    #: ``HeaderRegion(...)``, ...) and/or ``GeoIPDatabase(path)``, combined with ``|`` (the
+    #: first that knows wins); ``None``: every visitor gets the default rule.
+    region_source: RegionSource | None = None
+    #: Google Consent Mode: ask Google's tags to redact ad click identifiers while
+    #: ``ad_storage`` is denied (``gtag('set', 'ads_data_redaction', true)``).
+    google_ads_data_redaction: bool = False
+    #: Google Consent Mode: pass ad click information in link URLs while storage is denied
+    #: (``gtag('set', 'url_passthrough', true)``).
+    google_url_passthrough: bool = False
 
     if not TYPE_CHECKING:  # type checkers keep the signature pydantic synthesises
 
@@ -367,6 +380,25 @@ class ConsentConfig(_Model):
                     )
                 owner[cookie.name] = category.key
         return value
+
+    @field_validator("regions")
+    @classmethod
+    def _check_regions(cls, value: Sequence[Region]) -> Sequence[Region]:
+        check_rules(value)
+        return value
+
+    @model_validator(mode="after")
+    def _check_region_source(self) -> ConsentConfig:
+        placed = [c for rule in self.regions for c in rule.match if c != "*"]
+        if placed and self.region_source is None:
+            raise ValueError(
+                f"regions: a rule names {placed[0]!r} but no region_source says where "
+                "visitors are; set region_source (CloudflareHeaders(), GeoIPDatabase(...), ...)"
+            )
+        problem = proxies_needed(self.region_source, self.trusted_proxies)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @field_validator("csp_always_allow")
     @classmethod
@@ -509,6 +541,17 @@ class ConsentConfig(_Model):
                     raise ValueError(
                         f"google_consent_mode[{key!r}]: {kind!r} is not a Google consent type "
                         f"(known: {', '.join(sorted(CONSENT_MODE_TYPES))})"
+                    )
+        if any(rule.regime == "us_opt_out" for rule in self.regions):
+            sale = {c.key for c in self.categories if c.sale_or_share}
+            for key, types in self.google_consent_mode.items():
+                ads = sorted(CONSENT_MODE_AD_TYPES.intersection(types))
+                if ads and key not in sale:
+                    raise ValueError(
+                        f"google_consent_mode[{key!r}] maps {ads[0]!r} but category {key!r} "
+                        "is not sale_or_share: under us_opt_out an opt-out must deny "
+                        f"{', '.join(sorted(CONSENT_MODE_AD_TYPES))}, so map them only from "
+                        "categories with sale_or_share=True"
                     )
         return self
 

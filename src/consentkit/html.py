@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from consentkit.config import ConsentConfig
 from consentkit.consent import Consent
+from consentkit.consent_mode import default_commands
 from consentkit.declaration import Declaration
 from consentkit.encoding import compress, negotiate
 
@@ -244,6 +245,14 @@ class Renderer:
         if gcm:
             mapping = {key: list(types) for key, types in sorted(gcm.items())}
             static_attrs += f' data-gcm="{_attr(json.dumps(mapping, separators=(",", ":")))}"'
+            defaults = default_commands(
+                gcm,
+                config.regions,
+                self._required,
+                ads_data_redaction=config.google_ads_data_redaction,
+                url_passthrough=config.google_url_passthrough,
+            )
+            static_attrs += f' data-gcmd="{_attr(json.dumps(defaults, separators=(",", ":")))}"'
         static_attrs += f' data-css="{_attr(assets.css_url)}"'
         css = resources.files("consentkit").joinpath("static/consentkit.css").read_text("utf-8")
         # The banner stays transparent until it is parsed whole: were a frame painted halfway

@@ -58,6 +58,10 @@ class ClientAddress:
     def __init__(self, trusted_proxies: Iterable[str]) -> None:
         self._networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
 
+    def trusts(self, ip: str) -> bool:
+        """Whether ``ip`` is one of the trusted proxies."""
+        return self._trusted(ip)
+
     def _trusted(self, ip: str) -> bool:
         if not self._networks:
             return False

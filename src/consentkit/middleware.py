@@ -92,7 +92,7 @@ class ConsentMiddleware:
             ready=lambda: self.log.written,
         )
         self.addresses = ClientAddress(config.trusted_proxies)
-        self.regions = RegionResolver(config.regions)
+        self.regions = RegionResolver(config.regions, config.region_source, self.addresses)
         self.assets = Assets(config.prefix)
         self.renderer = Renderer(config, self.declarations, self.assets)
         self.tracker = (
@@ -118,6 +118,9 @@ class ConsentMiddleware:
         self._parsed: dict[bytes, _Visit] = {}
         self._parsed_size = max(1, config.token_cache_size)
         self._started = False
+        # Per-visitor responses vary by the consent cookie and by the headers the region is
+        # read from (a region from the client's address is covered by Cache-Control: private).
+        self._vary = (b"Cookie", *(name.encode() for name in self.regions.vary))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -269,7 +272,7 @@ class ConsentMiddleware:
                 inject = codec is not None
             if (html and self._inject) or has_cookie or added:
                 # Per-visitor: never stored by a shared cache (HEAD and 304 alike).
-                headers = private_headers(headers)
+                headers = private_headers(headers, self._vary)
             if headers is not message.get("headers"):
                 message = {**message, "headers": headers}
             if inject:

@@ -5,7 +5,6 @@
   if (!me || w.consentkit) return;
   const ds = me.dataset, prefix = ds.prefix, nonce = me.nonce || '';
   const words = (s) => (s || '').split(' ').filter(Boolean);
-  const required = new Set(words(ds.required));
   let granted = new Set(words(ds.granted)), decl, dlg, opener;
 
   // Google Consent Mode v2: the default goes first, then the visitor's choice.
@@ -19,7 +18,7 @@
   if (gcm) {
     w.dataLayer = w.dataLayer || [];
     w.gtag = w.gtag || function () { w.dataLayer.push(arguments); };
-    w.gtag('consent', 'default', consentMode((k) => required.has(k)));
+    for (const a of JSON.parse(ds.gcmd)) w.gtag(...a);
     if (ds.decided === '1') gcmUpdate();
   }
 
