@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from consentkit.gpp import decode
+from tests.browser.conftest import NonceMiddleware
 from tests.live import serve
 
 pytestmark = pytest.mark.browser
@@ -17,7 +18,8 @@ pytestmark = pytest.mark.browser
 # The page's own script sits after </body>: consentkit inserts its tags before </body>, so
 # this script runs after the inline stub and before the deferred API script has loaded.
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>US page</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>US page</title>
+<script defer src="/ad.js"></script></head>
 <body><main><h1>Annual report</h1><p>Our members worked in 34 countries.</p></main>
 </body>
 <script>
@@ -34,6 +36,12 @@ window.stubbed = !__gpp.consentkit;
 </html>
 """
 
+# An ad script deferred in <head>: it runs after the page is parsed, so after the stub.
+AD_JS = """window.adSawStub = !__gpp.consentkit;
+__gpp('getField', function (v, ok) { window.adField = [v, ok, __gpp.consentkit === true]; },
+      'usnat.SaleOptOut');
+"""
+
 
 def _app(db: Path) -> Any:
     from starlette.applications import Starlette
@@ -47,6 +55,17 @@ def _app(db: Path) -> Any:
     async def home(request: Request) -> Response:
         return HTMLResponse(PAGE)
 
+    async def ad(request: Request) -> Response:
+        return Response(AD_JS, media_type="text/javascript")
+
+    async def strict(request: Request) -> Response:
+        nonce = request.state.csp_nonce
+        csp = f"default-src 'self'; script-src 'nonce-{nonce}'; object-src 'none'"
+        html = (
+            "<!doctype html><html><head><title>Strict</title></head><body><p>Hi</p></body></html>"
+        )
+        return HTMLResponse(html, headers={"content-security-policy": csp})
+
     config = ConsentConfig(
         secret_keys=(secrets.token_urlsafe(32),),
         storage=f"sqlite:///{db}",
@@ -56,7 +75,8 @@ def _app(db: Path) -> Any:
         ),
         regions=(Region(match=("*",), regime="us_opt_out"),),
     )
-    return ConsentMiddleware(Starlette(routes=[Route("/", home)]), config=config)
+    routes = [Route("/", home), Route("/ad.js", ad), Route("/csp", strict)]
+    return NonceMiddleware(ConsentMiddleware(Starlette(routes=routes), config=config))
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +125,27 @@ def test_stub_answers_ping_and_queues_until_the_api_loads(us_page: Callable[...,
         ["signalStatus", "ready", "loaded", "ready", True],
         ["getField", 2, True],
     ]
+
+
+def test_a_deferred_ad_script_in_the_head_finds_the_stub(us_page: Callable[..., Any]) -> None:
+    page = us_page()
+    page.wait_for_function("window.adField !== undefined")
+    assert page.evaluate("window.adSawStub") is True
+    assert page.evaluate("window.adField") == [2, True, True]
+
+
+def test_the_api_runs_under_a_strict_nonce_policy(
+    make_context: Callable[..., Any], us_server: str
+) -> None:
+    page = make_context(base_url=us_server).new_page()
+    violations: list[str] = []
+    page.on(
+        "console", lambda m: violations.append(m.text) if "Content Security" in m.text else None
+    )
+    page.goto("/csp")
+    page.wait_for_function("window.__gpp && window.__gpp.consentkit")
+    assert call(page, "getField", "usnat.SaleOptOut") == [2, True]
+    assert violations == []
 
 
 def test_ping_fields(us_page: Callable[..., Any]) -> None:
