@@ -1,8 +1,9 @@
 """GPP strings: the spec's examples, an independent decoder, malformed input, ``Consent.gpp``.
 
 `_Spec` below is a second reading of the GPP and usnat specifications, written
-here without consentkit.gpp (integer arithmetic instead of bit strings), so the
-module is checked against something other than itself.
+here without consentkit.gpp, so the module is checked against something other
+than itself (the module reads the text as one integer, this reader as a string
+of bits).
 """
 
 from __future__ import annotations
@@ -65,20 +66,18 @@ TAIL = [
 
 
 class _Spec:
-    """An independent reader: the whole text as one integer, fields taken off the top."""
+    """An independent reader: the text as a string of "0" and "1", fields sliced off it."""
 
     ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
 
     def __init__(self, text: str) -> None:
-        self.value = 0
-        for char in text:
-            self.value = self.value * 64 + self.ALPHABET.index(char)
-        self.left = 6 * len(text)
+        self.bits = "".join(f"{self.ALPHABET.index(char):06b}" for char in text)
+        self.pos = 0
 
     def take(self, width: int) -> int:
-        assert width <= self.left, "ran out of bits"
-        self.left -= width
-        return (self.value >> self.left) & ((1 << width) - 1)
+        assert self.pos + width <= len(self.bits), "ran out of bits"
+        self.pos += width
+        return int(self.bits[self.pos - width : self.pos], 2)
 
     def fib(self) -> int:
         # Collect the code word up to its closing "11", then weigh bit k by F(k+2).

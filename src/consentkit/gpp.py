@@ -120,45 +120,43 @@ def _to_text(bits: str) -> str:
     return "".join(_ALPHABET[int(bits[i : i + 6], 2)] for i in range(0, len(bits), 6))
 
 
-def _to_bits(text: str, what: str) -> str:
+def _to_bits(text: str, what: str) -> tuple[int, int]:
+    """``text`` as one integer and its number of bits."""
     if not text:
         raise GppError(f"the {what} is empty")
+    value = 0
     try:
-        return "".join(format(_VALUES[char], "06b") for char in text)
+        for char in text:
+            value = value << 6 | _VALUES[char]
     except KeyError as exc:
         raise GppError(
             f"the {what} has {exc.args[0]!r}, which is not a base64url character"
         ) from None
+    return value, 6 * len(text)
 
 
 class _Reader:
-    """Reads fields off a bit string, raising `GppError` when it runs short."""
+    """Reads fields off the top of a bit sequence, raising `GppError` when it runs short."""
 
-    __slots__ = ("_bits", "_pos", "_what")
+    __slots__ = ("_left", "_value", "_what")
 
-    def __init__(self, bits: str, what: str) -> None:
-        self._bits = bits
-        self._pos = 0
+    def __init__(self, text: str, what: str) -> None:
+        self._value, self._left = _to_bits(text, what)
         self._what = what
 
     def number(self, width: int, field: str) -> int:
-        end = self._pos + width
-        if end > len(self._bits):
+        if width > self._left:
             raise GppError(f"the {self._what} is truncated: it ends inside {field}")
-        value = int(self._bits[self._pos : end], 2)
-        self._pos = end
-        return value
+        self._left -= width
+        return (self._value >> self._left) & ((1 << width) - 1)
 
     def fibonacci(self, field: str) -> int:
-        a, b, value, previous = 1, 2, 0, "0"
+        a, b, value, previous = 1, 2, 0, 0
         while True:
-            if self._pos >= len(self._bits):
-                raise GppError(f"the {self._what} is truncated: it ends inside {field}")
-            bit = self._bits[self._pos]
-            self._pos += 1
-            if bit == "1" and previous == "1":
+            bit = self.number(1, field)
+            if bit and previous:
                 return value
-            if bit == "1":
+            if bit:
                 value += a
             a, b, previous = b, a + b, bit
 
@@ -185,7 +183,7 @@ def _header(ids: Sequence[int]) -> str:
 
 
 def _read_header(text: str) -> list[int]:
-    reader = _Reader(_to_bits(text, "header"), "header")
+    reader = _Reader(text, "header")
     kind = reader.number(6, "the type")
     if kind != _HEADER_TYPE:
         raise GppError(f"the header has type {kind}, not {_HEADER_TYPE}: this is not a GPP string")
@@ -273,20 +271,21 @@ class UsNat:
     def decode(cls, text: str) -> UsNat:
         """The values of an encoded ``usnat`` section; `GppError` when it is malformed."""
         core, *subsections = text.split(".")
-        reader = _Reader(_to_bits(core, "usnat core segment"), "usnat core segment")
+        reader = _Reader(core, "usnat core segment")
         version = reader.number(6, "Version")
         sizes = _ARRAYS.get(version)
         if sizes is None:
             raise GppError(f"usnat version {version} is not supported (1 or 2)")
         values: dict[str, Any] = {"version": version}
         for name in _NOTICES:
-            values[name] = reader.number(2, _camel(name))
+            values[name] = reader.number(2, _CAMEL[name])
         for name, size in zip(_ARRAY_NAMES, sizes, strict=True):
-            values[name] = tuple(reader.number(2, _camel(name)) for _ in range(size))
+            label = _CAMEL[name]
+            values[name] = tuple(reader.number(2, label) for _ in range(size))
         for name in _TAIL:
-            values[name] = reader.number(2, _camel(name))
+            values[name] = reader.number(2, _CAMEL[name])
         for subsection in subsections:
-            sub = _Reader(_to_bits(subsection, "usnat subsection"), "usnat subsection")
+            sub = _Reader(subsection, "usnat subsection")
             kind = sub.number(2, "SubsectionType")
             if kind != _GPC_SUBSECTION:
                 raise GppError(f"usnat subsection type {kind} is unknown (1 is GPC)")
@@ -299,18 +298,21 @@ class UsNat:
         """The section as ``__gpp('getSection')`` returns it, field names as in the spec."""
         core: dict[str, Any] = {"Version": self.version}
         for name in _NOTICES:
-            core[_camel(name)] = getattr(self, name)
+            core[_CAMEL[name]] = getattr(self, name)
         core["SensitiveDataProcessing"] = list(self.sensitive_data_processing)
         core["KnownChildSensitiveDataConsents"] = list(self.known_child_sensitive_data_consents)
         for name in _TAIL:
-            core[_camel(name)] = getattr(self, name)
+            core[_CAMEL[name]] = getattr(self, name)
         if self.gpc is None:
             return [core]
         return [core, {"SubsectionType": _GPC_SUBSECTION, "Gpc": self.gpc}]
 
 
-def _camel(name: str) -> str:
-    return "".join(word.capitalize() for word in name.split("_"))
+#: Field names as the spec and the ``__gpp`` API spell them.
+_CAMEL = {
+    name: "".join(word.capitalize() for word in name.split("_"))
+    for name in (*_NOTICES, *_ARRAY_NAMES, *_TAIL)
+}
 
 
 # The whole string.
@@ -424,9 +426,13 @@ def usnat_for(consent: Consent, sale_or_share: frozenset[str]) -> UsNat:
 
 
 class UsNatSignal:
-    """Gives a `Consent` its GPP string; the few possible strings are encoded once."""
+    """Gives a `Consent` its GPP string; the few possible strings are encoded once.
 
-    def __init__(self, sale_or_share: Iterable[str]) -> None:
+    The consent codec hands out the same `Consent` object for the same cookie,
+    so the consent with its string is kept per object (at most ``cache_size``).
+    """
+
+    def __init__(self, sale_or_share: Iterable[str], cache_size: int = 4096) -> None:
         self.sale_or_share = frozenset(sale_or_share)
         self._strings: dict[tuple[bool, bool, bool], str] = {}
         for decided in (False, True):
@@ -437,6 +443,9 @@ class UsNatSignal:
                     self._strings[decided, refused, gpc] = encode(
                         usnat_for(probe, self.sale_or_share)
                     )
+        # id(consent) -> (consent, consent with its string); holding the consent keeps its id.
+        self._attached: dict[int, tuple[Consent, Consent]] = {}
+        self._cache_size = max(1, cache_size)
 
     def string(self, consent: Consent) -> str:
         """The GPP string of ``consent``."""
@@ -445,5 +454,14 @@ class UsNatSignal:
 
     def attach(self, consent: Consent) -> Consent:
         """``consent`` with its ``gpp`` set."""
+        hit = self._attached.get(id(consent))
+        if hit is not None and hit[0] is consent:
+            return hit[1]
         gpp = self.string(consent)
-        return consent if consent.gpp == gpp else replace(consent, gpp=gpp)
+        if consent.gpp == gpp:
+            return consent
+        attached = replace(consent, gpp=gpp)
+        if len(self._attached) >= self._cache_size:
+            del self._attached[next(iter(self._attached))]
+        self._attached[id(consent)] = (consent, attached)
+        return attached

@@ -255,8 +255,10 @@ class Renderer:
         self._head = f'<script src="{_attr(assets.js_url)}" defer id="consentkit-js"'.encode()
         self._static_attrs = static_attrs.encode()
         stub = resources.files("consentkit").joinpath("static/consentkit-gpp-stub.js")
-        self._gpp_stub = stub.read_bytes().replace(b"\n", b"").strip()
+        self._gpp_stub = stub.read_bytes().replace(b"\n", b"").strip() + b"</script>"
         self._gpp_head = f'<script src="{_attr(assets.gpp_url)}" defer id="consentkit-gpp"'.encode()
+        self._gpp_plain = b"<script>" + self._gpp_stub + self._gpp_head
+        self._gpp_tails: dict[str, bytes] = {}
         self._granted_attrs: dict[tuple[bool, frozenset[str]], bytes] = {}
         banner = self._env.get_template("consentkit/banner.html")
         self._languages: dict[str, _Language] = {}
@@ -352,11 +354,17 @@ class Renderer:
 
     def gpp_tags(self, gpp: str, nonce: str | None) -> bytes:
         """The inline ``__gpp`` stub and the deferred API script fed with the GPP string ``gpp``."""
-        nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
+        tail = self._gpp_tails.get(gpp)
+        if tail is None:
+            tail = f' data-gpp="{_attr(gpp)}"></script>'.encode()
+            if len(self._gpp_tails) < 64:  # a site has a handful of strings
+                self._gpp_tails[gpp] = tail
+        if not nonce:
+            return self._gpp_plain + tail
+        nonce_attr = f' nonce="{_attr(nonce)}"'.encode()
         return b"".join(
-            (b"<script", nonce_attr, b">", self._gpp_stub, b"</script>", self._gpp_head,
-             nonce_attr, b' data-gpp="', _attr(gpp).encode(), b'"></script>')
-        )  # fmt: skip
+            (b"<script", nonce_attr, b">", self._gpp_stub, self._gpp_head, nonce_attr, tail)
+        )
 
     def privacy_page(self, consent: Consent, lang: str, nonce: str | None) -> bytes:
         """The privacy overview as a complete HTML document."""

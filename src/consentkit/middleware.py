@@ -96,7 +96,9 @@ class ConsentMiddleware:
         self.regions = RegionResolver(config.regions)
         #: The GPP ``usnat`` strings, when some region has the ``us_opt_out`` regime.
         self.gpp = (
-            UsNatSignal(c.key for c in self.categories if c.sale_or_share)
+            UsNatSignal(
+                (c.key for c in self.categories if c.sale_or_share), config.token_cache_size
+            )
             if any(rule.regime == "us_opt_out" for rule in config.regions)
             else None
         )
