@@ -458,3 +458,27 @@ def test_strings_are_encoded_once() -> None:
     assert signal.string(consent) is signal.string(Consent(True, frozenset({"ads", "x"})))
     attached = signal.attach(consent)
     assert attached.gpp == signal.string(consent) and signal.attach(attached) is attached
+
+
+def test_attach_reuses_the_consent_it_made_within_its_bound() -> None:
+    signal = UsNatSignal({"ads"}, cache_size=2)
+    consents = [Consent(True, frozenset({"ads"}), consent_id=str(i)) for i in range(3)]
+    first = signal.attach(consents[0])
+    assert signal.attach(consents[0]) is first
+    for consent in consents[1:]:
+        signal.attach(consent)
+    # Evicted: made again, equal but a new object.
+    again = signal.attach(consents[0])
+    assert again is not first and again == first and again.gpp == first.gpp
+
+
+def test_stub_and_api_script_carry_the_nonce(make_config: Callable[..., ConsentConfig]) -> None:
+    config = make_config(
+        categories=_categories(),
+        regions=[Region(match=("*",), regime="us_opt_out")],
+        csp_nonce=lambda scope: "n0nce",
+    )
+    with TestClient(ConsentMiddleware(site(), config=config)) as client:
+        html = client.get("/").text
+    assert '<script nonce="n0nce">(function(w){' in html
+    assert 'defer id="consentkit-gpp" nonce="n0nce" data-gpp="DBABL~' in html
