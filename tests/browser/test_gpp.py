@@ -42,6 +42,11 @@ __gpp('getField', function (v, ok) { window.adField = [v, ok, __gpp.consentkit =
       'usnat.SaleOptOut');
 """
 
+# A page whose own CMP defined __gpp first.
+OTHER_CMP = """<!doctype html><html><head><title>Other CMP</title>
+<script>window.__gpp = function () {}; window.__gpp.theirs = true;</script>
+</head><body><p>Hi</p></body></html>"""
+
 
 def _app(db: Path) -> Any:
     from starlette.applications import Starlette
@@ -75,7 +80,16 @@ def _app(db: Path) -> Any:
         ),
         regions=(Region(match=("*",), regime="us_opt_out"),),
     )
-    routes = [Route("/", home), Route("/ad.js", ad), Route("/csp", strict)]
+
+    async def other_cmp(request: Request) -> Response:
+        return HTMLResponse(OTHER_CMP)
+
+    routes = [
+        Route("/", home),
+        Route("/ad.js", ad),
+        Route("/csp", strict),
+        Route("/other-cmp", other_cmp),
+    ]
     return NonceMiddleware(ConsentMiddleware(Starlette(routes=routes), config=config))
 
 
@@ -146,6 +160,15 @@ def test_the_api_runs_under_a_strict_nonce_policy(
     page.wait_for_function("window.__gpp && window.__gpp.consentkit")
     assert call(page, "getField", "usnat.SaleOptOut") == [2, True]
     assert violations == []
+
+
+def test_another_cmps_gpp_is_left_in_charge(
+    make_context: Callable[..., Any], us_server: str
+) -> None:
+    page = make_context(base_url=us_server).new_page()
+    page.goto("/other-cmp")
+    page.wait_for_function("document.readyState === 'complete'")
+    assert page.evaluate("window.__gpp.theirs === true && !window.__gpp.consentkit")
 
 
 def test_ping_fields(us_page: Callable[..., Any]) -> None:

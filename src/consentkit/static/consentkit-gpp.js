@@ -2,7 +2,8 @@
 (() => {
   'use strict';
   const w = window, d = document, me = d.currentScript;
-  if (!me || (w.__gpp && w.__gpp.consentkit)) return;
+  // Another CMP's __gpp (or this script, loaded twice) stays in charge; consentkit's stub hands over.
+  if (!me || (w.__gpp && !w.__gpp.consentkitStub)) return;
 
   // Reading GPP strings: six bits a base64url character, Fibonacci-coded section ids.
   const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
