@@ -264,6 +264,8 @@ class UsNat:
         bits += [_int(getattr(self, name), 2) for name in _TAIL]
         text = _to_text("".join(bits))
         if self.gpc is not None:
+            # Gpc is 1 for true, as the GPC subsection's table says (the general data-type
+            # table's "0=true" contradicts it, and no GPP implementation follows that).
             text += "." + _to_text(_int(_GPC_SUBSECTION, 2) + ("1" if self.gpc else "0"))
         return text
 
