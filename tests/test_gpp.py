@@ -321,6 +321,31 @@ def test_unknown_section_id_beyond_the_table() -> None:
         decode(text)
 
 
+def test_a_huge_section_range_is_refused_before_it_is_expanded() -> None:
+    # One group from id 1 spanning F(30)-ish ids: refused by its end, never listed.
+    bits = "000011000001000000000001111" + "0" * 28 + "11"
+    bits += "0" * (-len(bits) % 6)
+    text = "".join(_Spec.ALPHABET[int(bits[i : i + 6], 2)] for i in range(0, len(bits), 6))
+    with pytest.raises(GppError, match=r"section id \d{6,}, which is not a GPP section"):
+        decode(text + "~x")
+
+
+def test_an_endless_fibonacci_code_is_refused() -> None:
+    # A section id whose code never closes with "11" within 32 bits.
+    bits = "0000110000010000000000010" + "10" * 20
+    bits += "0" * (-len(bits) % 6)
+    text = "".join(_Spec.ALPHABET[int(bits[i : i + 6], 2)] for i in range(0, len(bits), 6))
+    with pytest.raises(GppError, match="the header has a Fibonacci code over 32 bits"):
+        decode(text + "~x")
+
+
+def test_the_classic_base64_characters_are_read_too() -> None:
+    # The spec's character table lists "+" and "/" for 62 and 63; its examples use "-".
+    text = encode(UsNat(sharing_notice=3, sale_opt_out_notice=3, sharing_opt_out_notice=2))
+    assert "-" in text
+    assert decode(text.replace("-", "+")).usnat == decode(text).usnat
+
+
 def test_not_text_is_refused() -> None:
     with pytest.raises(GppError, match="a GPP string is text, not bytes"):
         decode(b"DBABM~x")  # type: ignore[arg-type]

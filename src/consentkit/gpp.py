@@ -56,12 +56,15 @@ SECTION_PREFIXES: Mapping[int, str] = {
     24: "usmd", 25: "usin", 26: "usky", 27: "usri",
 }  # fmt: skip
 _SECTION_IDS = frozenset(SECTION_PREFIXES) | {4}
+_LAST_SECTION_ID = max(_SECTION_IDS)
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _VALUES = {char: index for index, char in enumerate(_ALPHABET)}
 # The spec's character table prints the classic "+" and "/"; accept them too.
 _VALUES["+"] = 62
 _VALUES["/"] = 63
+#: Longest Fibonacci code read (values up to about 3.5 million; section ids are under 100).
+_MAX_FIBONACCI_BITS = 32
 #: Longer strings are refused unread (real ones are well under a kilobyte).
 MAX_LENGTH = 8192
 
@@ -152,13 +155,14 @@ class _Reader:
 
     def fibonacci(self, field: str) -> int:
         a, b, value, previous = 1, 2, 0, 0
-        while True:
+        for _ in range(_MAX_FIBONACCI_BITS):
             bit = self.number(1, field)
             if bit and previous:
                 return value
             if bit:
                 value += a
             a, b, previous = b, a + b, bit
+        raise GppError(f"the {self._what} has a Fibonacci code over {_MAX_FIBONACCI_BITS} bits")
 
 
 # The header.
@@ -196,6 +200,8 @@ def _read_header(text: str) -> list[int]:
         group = reader.number(1, "a section range")
         start = last + reader.fibonacci("a section id")
         end = start + reader.fibonacci("a section range") if group else start
+        if end > _LAST_SECTION_ID:
+            raise GppError(f"the header lists section id {end}, which is not a GPP section")
         ids.extend(range(start, end + 1))
         last = end
     for section in ids:
