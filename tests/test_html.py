@@ -374,10 +374,12 @@ def test_assets_compressed_once_at_start_up(monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setattr(consentkit.html, "compress", counting)
     assets = Assets("/consent")
-    assert sorted(calls) == ["br", "br", "gzip", "gzip"]
+    # The snippet's script and stylesheet, and the GPP API script.
+    assert sorted(calls) == ["br", "br", "br", "gzip", "gzip", "gzip"]
     for _ in range(5):
         assets.response(assets.css_url, None, "gzip, br")
-    assert len(calls) == 4
+        assets.response(assets.gpp_url, None, "gzip, br")
+    assert len(calls) == 6
 
 
 def test_assets_without_brotli_offer_gzip(monkeypatch: pytest.MonkeyPatch) -> None:

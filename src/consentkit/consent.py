@@ -40,6 +40,9 @@ class Consent:
     gpc: bool = False
     #: Categories a GPC signal took away from an earlier grant.
     gpc_overridden: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    #: The IAB GPP string of this consent when the request falls under the ``us_opt_out``
+    #: regime (``usnat`` section), else ``None``. See `consentkit.gpp`.
+    gpp: str | None = field(default=None, compare=False)
 
     def allows(self, key: str) -> bool:
         """Whether the visitor's choice lets category ``key`` run."""
@@ -55,6 +58,7 @@ class Consent:
             "policy_version": self.policy_version,
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,
             "gpc": self.gpc,
+            **({"gpp": self.gpp} if self.gpp is not None else {}),
         }
 
 

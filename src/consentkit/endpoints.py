@@ -278,6 +278,7 @@ class Endpoints:
             decided_at=now.replace(microsecond=0),
             gpc=gpc,
         )
+        new = self.mw.with_gpp(scope, new)
         token = self.mw.codec.encode(granted, consent_id, now.timestamp())
         set_cookies = [self._cookie(scope, token)]
         set_cookies += [
@@ -318,6 +319,7 @@ class Endpoints:
         new = Consent(
             decided=False, granted=self.mw.required, consent_id=consent_id, gpc=_has_gpc(headers)
         )
+        new = self.mw.with_gpp(scope, new)
         return self._answer(choice, new, set_cookies)
 
     async def apply_gpc(self, scope: Scope, consent: Consent) -> tuple[Consent, list[bytes]]:

@@ -58,11 +58,11 @@ class _Variant:
 class _Asset:
     """One static file with its hash, URLs, ETags and precompressed variants."""
 
-    def __init__(self, prefix: str, ext: str) -> None:
-        self.body = resources.files("consentkit").joinpath(f"static/consentkit.{ext}").read_bytes()
+    def __init__(self, prefix: str, ext: str, name: str = "consentkit") -> None:
+        self.body = resources.files("consentkit").joinpath(f"static/{name}.{ext}").read_bytes()
         digest = hashlib.sha256(self.body).hexdigest()
-        self.plain = f"{prefix}/consentkit.{ext}"
-        self.hashed = f"{prefix}/consentkit.{digest[:10]}.{ext}"
+        self.plain = f"{prefix}/{name}.{ext}"
+        self.hashed = f"{prefix}/{name}.{digest[:10]}.{ext}"
         self.content_type = _TYPES[ext]
         self.variants: dict[str, _Variant] = {"identity": _Variant(self.body, "identity", digest)}
         for coding in _CODINGS:
@@ -109,12 +109,13 @@ class Assets:
         self.js_url: str = self._js.hashed
         #: URL of the stylesheet, with its content hash: cache it forever.
         self.css_url: str = self._css.hashed
-        self._paths: dict[str, tuple[_Asset, bool]] = {
-            self._js.plain: (self._js, False),
-            self._js.hashed: (self._js, True),
-            self._css.plain: (self._css, False),
-            self._css.hashed: (self._css, True),
-        }
+        self._gpp = _Asset(prefix, "js", "consentkit-gpp")
+        #: URL of the IAB ``__gpp`` API script (``us_opt_out`` pages only), with its hash.
+        self.gpp_url: str = self._gpp.hashed
+        self._paths: dict[str, tuple[_Asset, bool]] = {}
+        for asset in (self._js, self._css, self._gpp):
+            self._paths[asset.plain] = (asset, False)
+            self._paths[asset.hashed] = (asset, True)
 
     def response(
         self, path: str, if_none_match: str | None, accept_encoding: str | None = None
@@ -262,6 +263,11 @@ class Renderer:
         self._link = f'<link rel="stylesheet" href="{_attr(assets.css_url)}">'.encode()
         self._head = f'<script src="{_attr(assets.js_url)}" defer id="consentkit-js"'.encode()
         self._static_attrs = static_attrs.encode()
+        stub = resources.files("consentkit").joinpath("static/consentkit-gpp-stub.js")
+        self._gpp_stub = stub.read_bytes().replace(b"\n", b"").strip() + b"</script>"
+        self._gpp_head = f'<script src="{_attr(assets.gpp_url)}" defer id="consentkit-gpp"'.encode()
+        self._gpp_plain = b"<script>" + self._gpp_stub + self._gpp_head
+        self._gpp_tails: dict[str, bytes] = {}
         self._granted_attrs: dict[tuple[bool, frozenset[str]], bytes] = {}
         banner = self._env.get_template("consentkit/banner.html")
         self._languages: dict[str, _Language] = {}
@@ -345,8 +351,29 @@ class Renderer:
         )  # fmt: skip
 
     def snippet_tags(self, consent: Consent, nonce: str | None) -> bytes:
-        """The script tag, for a site that places it itself (deferred: it never blocks)."""
-        return self._script(consent, nonce)
+        """The script tag, for a site that places it itself (deferred: it never blocks).
+
+        Under the ``us_opt_out`` regime (``consent.gpp`` set) the IAB ``__gpp``
+        stub and API script come first; a site that prints these tags in its
+        ``<head>`` gives ad scripts the stub before they run.
+        """
+        if consent.gpp is None:
+            return self._script(consent, nonce)
+        return self.gpp_tags(consent.gpp, nonce) + self._script(consent, nonce)
+
+    def gpp_tags(self, gpp: str, nonce: str | None) -> bytes:
+        """The inline ``__gpp`` stub and the deferred API script fed with the GPP string ``gpp``."""
+        tail = self._gpp_tails.get(gpp)
+        if tail is None:
+            tail = f' data-gpp="{_attr(gpp)}"></script>'.encode()
+            if len(self._gpp_tails) < 64:  # a site has a handful of strings
+                self._gpp_tails[gpp] = tail
+        if not nonce:
+            return self._gpp_plain + tail
+        nonce_attr = f' nonce="{_attr(nonce)}"'.encode()
+        return b"".join(
+            (b"<script", nonce_attr, b">", self._gpp_stub, self._gpp_head, nonce_attr, tail)
+        )
 
     def privacy_page(self, consent: Consent, lang: str, nonce: str | None) -> bytes:
         """The privacy overview as a complete HTML document."""

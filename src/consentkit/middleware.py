@@ -19,6 +19,7 @@ from consentkit.csp.policy import ConsentPolicy
 from consentkit.declaration import Declaration, effective_categories
 from consentkit.encoding import Codecs
 from consentkit.endpoints import Endpoints
+from consentkit.gpp import UsNatSignal
 from consentkit.html import Assets, Renderer
 from consentkit.i18n import Translator
 from consentkit.inject import MAX_BUFFERED, EncodedHtmlInjector, HtmlInjector
@@ -93,6 +94,14 @@ class ConsentMiddleware:
         )
         self.addresses = ClientAddress(config.trusted_proxies)
         self.regions = RegionResolver(config.regions, config.region_source, self.addresses)
+        #: The GPP ``usnat`` strings, when some region has the ``us_opt_out`` regime.
+        self.gpp = (
+            UsNatSignal(
+                (c.key for c in self.categories if c.sale_or_share), config.token_cache_size
+            )
+            if any(rule.regime == "us_opt_out" for rule in config.regions)
+            else None
+        )
         self.assets = Assets(config.prefix)
         self.renderer = Renderer(config, self.declarations, self.assets)
         self.tracker = (
@@ -150,8 +159,10 @@ class ConsentMiddleware:
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
+        jurisdiction = state["jurisdiction"] = self.regions.resolve(scope)
+        if self.gpp is not None and jurisdiction.regime == "us_opt_out":
+            consent = self.gpp.attach(consent)
         state["consent"] = consent
-        state["jurisdiction"] = self.regions.resolve(scope)
 
         path: str = scope["path"]
         if kind == "http" and (
@@ -360,6 +371,12 @@ class ConsentMiddleware:
                     return
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def with_gpp(self, scope: Scope, consent: Consent) -> Consent:
+        """``consent`` with its GPP string when the request is under ``us_opt_out``."""
+        if self.gpp is None or scope["state"]["jurisdiction"].regime != "us_opt_out":
+            return consent
+        return self.gpp.attach(consent)
 
     def language(self, scope: Scope) -> str:
         """The configured language that best fits the request's ``Accept-Language``."""
