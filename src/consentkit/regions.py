@@ -14,11 +14,24 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict
 from starlette.types import Scope
 
-__all__ = ["OPT_IN", "Jurisdiction", "Regime", "Region", "RegionResolver"]
+__all__ = [
+    "OPT_IN",
+    "REGIMES",
+    "STRICTNESS",
+    "Jurisdiction",
+    "Regime",
+    "Region",
+    "RegionResolver",
+]
 
 #: ``opt_in``: nothing optional before consent; ``us_opt_out``: sale/share categories on
 #: until the visitor opts out; ``notice``: an informational notice; ``none``: nothing shown.
 Regime = Literal["opt_in", "us_opt_out", "notice", "none"]
+#: Every regime, loosest first.
+REGIMES: tuple[Regime, ...] = ("none", "notice", "us_opt_out", "opt_in")
+#: How strict each regime is: a visitor whose regime becomes stricter than the one
+#: their choice was made under is asked again; a looser one keeps the choice.
+STRICTNESS: dict[str, int] = {regime: rank for rank, regime in enumerate(REGIMES)}
 
 
 class Region(BaseModel):
