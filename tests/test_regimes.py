@@ -39,10 +39,11 @@ def regime_categories() -> list[object]:
     return cats
 
 
+MakeClient = Callable[[str], tuple[TestClient, ConsentConfig]]
+
+
 @pytest.fixture
-def make_client(
-    make_config: Callable[..., ConsentConfig],
-) -> Iterator[Callable[[str], tuple[TestClient, ConsentConfig]]]:
+def make_client(make_config: Callable[..., ConsentConfig]) -> Iterator[MakeClient]:
     """``make_client(regime)``: a client of the test site where ``regime`` applies everywhere.
 
     Every client shares one log and one secret, so a cookie made under one
@@ -72,7 +73,7 @@ def page_cookies(client: TestClient, headers: dict[str, str] | None = None) -> s
 # --- opt_in ----------------------------------------------------------------------------
 
 
-def test_opt_in_runs_nothing_optional_before_a_choice(make_client: Callable[..., object]) -> None:
+def test_opt_in_runs_nothing_optional_before_a_choice(make_client: MakeClient) -> None:
     client, config = make_client("opt_in")
     assert page_cookies(client) == {"session", "undeclared"}
     html = client.get("/").text
@@ -83,13 +84,15 @@ def test_opt_in_runs_nothing_optional_before_a_choice(make_client: Callable[...,
     client.post("/consent", json={"action": "accept_all"}, headers=ORIGIN)
     assert page_cookies(client) == {"session", "undeclared", "_ga_XYZ", "ads"}
     assert "consentkit-banner" not in client.get("/").text
+    (row,) = log_rows(config)
+    assert (row["regime"], row["region"], row["region_source"]) == ("opt_in", None, "default")
 
 
 # --- us_opt_out --------------------------------------------------------------------------
 
 
 def test_us_opt_out_runs_everything_until_the_visitor_opts_out(
-    make_client: Callable[..., object],
+    make_client: MakeClient,
 ) -> None:
     client, config = make_client("us_opt_out")
     assert page_cookies(client) == {"session", "undeclared", "_ga_XYZ", "ads"}
@@ -105,7 +108,7 @@ def test_us_opt_out_runs_everything_until_the_visitor_opts_out(
     assert log_rows(config) == []
 
 
-def test_opt_out_page_works_as_a_plain_form(make_client: Callable[..., object]) -> None:
+def test_opt_out_page_works_as_a_plain_form(make_client: MakeClient) -> None:
     client, config = make_client("us_opt_out")
     page = client.get("/consent/opt-out")
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
@@ -142,7 +145,7 @@ def test_opt_out_page_works_as_a_plain_form(make_client: Callable[..., object]) 
     assert (row["regime"], row["region"], row["region_source"]) == ("us_opt_out", None, "default")
 
 
-def test_opt_out_as_json(make_client: Callable[..., object]) -> None:
+def test_opt_out_as_json(make_client: MakeClient) -> None:
     client, _ = make_client("us_opt_out")
     state = client.post("/consent", json={"action": "opt_out"}, headers=ORIGIN).json()
     assert state["decided"] is True and state["granted"] == ["analytics", "necessary"]
@@ -150,7 +153,7 @@ def test_opt_out_as_json(make_client: Callable[..., object]) -> None:
 
 
 def test_privacy_page_links_the_opt_out_page_only_under_us_opt_out(
-    make_client: Callable[..., object],
+    make_client: MakeClient,
 ) -> None:
     us, _ = make_client("us_opt_out")
     eu, _ = make_client("opt_in")
@@ -158,7 +161,7 @@ def test_privacy_page_links_the_opt_out_page_only_under_us_opt_out(
     assert "/consent/opt-out" not in eu.get("/privacy").text
 
 
-def test_opt_out_texts_in_the_visitors_language(make_client: Callable[..., object]) -> None:
+def test_opt_out_texts_in_the_visitors_language(make_client: MakeClient) -> None:
     client, _ = make_client("us_opt_out")
     page = client.get("/consent/opt-out", headers={"accept-language": "es"})
     assert page.headers["content-language"] == "es"
@@ -169,7 +172,7 @@ def test_opt_out_texts_in_the_visitors_language(make_client: Callable[..., objec
 
 
 def test_gpc_under_us_opt_out_is_an_opt_out_without_a_record(
-    make_client: Callable[..., object],
+    make_client: MakeClient,
 ) -> None:
     client, config = make_client("us_opt_out")
     state = client.get("/whoami", headers=GPC).json()
@@ -183,7 +186,7 @@ def test_gpc_under_us_opt_out_is_an_opt_out_without_a_record(
 
 
 def test_gpc_under_us_opt_out_overrides_an_earlier_opt_in_once(
-    make_client: Callable[..., object],
+    make_client: MakeClient,
 ) -> None:
     client, config = make_client("us_opt_out")
     state = client.post("/consent", json={"action": "accept_all"}, headers=ORIGIN).json()
@@ -207,11 +210,13 @@ def test_gpc_under_us_opt_out_overrides_an_earlier_opt_in_once(
 # --- notice and none ---------------------------------------------------------------------
 
 
-def test_notice_informs_and_blocks_nothing(make_client: Callable[..., object]) -> None:
+def test_notice_informs_and_blocks_nothing(make_client: MakeClient) -> None:
     client, config = make_client("notice")
     assert page_cookies(client) == {"session", "undeclared", "_ga_XYZ", "ads"}
     html = client.get("/").text
-    notice = re.search(r'<section id="consentkit-banner" class="[^"]*ck-notice.*?</section>', html, re.S)
+    notice = re.search(
+        r'<section id="consentkit-banner" class="[^"]*ck-notice.*?</section>', html, re.S
+    )
     assert notice is not None
     assert 'value="dismiss"' in notice.group(0) and 'value="accept_all"' not in notice.group(0)
     assert "to recognise returning visitors" in notice.group(0)
@@ -220,9 +225,13 @@ def test_notice_informs_and_blocks_nothing(make_client: Callable[..., object]) -
     response = client.post(
         "/consent",
         content=urlencode(
-            {"action": "dismiss", "surface": "notice", "next": "/",
-             "decision_id": decision_id.group(1)}
-        ),  # fmt: skip
+            {
+                "action": "dismiss",
+                "surface": "notice",
+                "next": "/",
+                "decision_id": decision_id.group(1),
+            }
+        ),
         headers=FORM,
         follow_redirects=False,
     )
@@ -234,9 +243,10 @@ def test_notice_informs_and_blocks_nothing(make_client: Callable[..., object]) -
     assert row["regime"] == "notice" and json.loads(row["granted"]) == ALL
 
 
-def test_none_shows_nothing_but_the_snippet(make_client: Callable[..., object]) -> None:
+def test_none_shows_nothing_but_the_snippet(make_client: MakeClient) -> None:
     client, config = make_client("none")
     assert page_cookies(client) == {"session", "undeclared", "_ga_XYZ", "ads"}
+    assert log_rows(config) == []
     html = client.get("/").text
     assert 'id="consentkit-js"' in html
     assert "consentkit-banner" not in html and "consentkit-opt-out" not in html
@@ -245,9 +255,7 @@ def test_none_shows_nothing_but_the_snippet(make_client: Callable[..., object]) 
 
 
 @pytest.mark.parametrize("regime", ["none", "notice", "us_opt_out", "opt_in"])
-def test_required_categories_stay_required(
-    make_client: Callable[..., object], regime: str
-) -> None:
+def test_required_categories_stay_required(make_client: MakeClient, regime: str) -> None:
     client, _ = make_client(regime)
     response = client.post(
         "/consent", json={"action": "custom", "categories": {"necessary": False}}, headers=ORIGIN
@@ -258,9 +266,7 @@ def test_required_categories_stay_required(
 
 
 @pytest.mark.parametrize("regime", ["opt_in", "us_opt_out"])
-def test_dismiss_is_refused_where_a_choice_counts(
-    make_client: Callable[..., object], regime: str
-) -> None:
+def test_dismiss_is_refused_where_a_choice_counts(make_client: MakeClient, regime: str) -> None:
     client, config = make_client(regime)
     response = client.post("/consent", json={"action": "dismiss"}, headers=ORIGIN)
     assert response.status_code == 400
@@ -271,7 +277,7 @@ def test_dismiss_is_refused_where_a_choice_counts(
 
 @pytest.mark.parametrize("regime", ["us_opt_out", "notice", "none"])
 def test_a_withdrawal_holds_where_everything_runs_by_default(
-    make_client: Callable[..., object], regime: str
+    make_client: MakeClient, regime: str
 ) -> None:
     client, config = make_client(regime)
     client.post("/consent", json={"action": "accept_all"}, headers=ORIGIN)
@@ -285,7 +291,7 @@ def test_a_withdrawal_holds_where_everything_runs_by_default(
 # --- the cookie and the log remember the regime ------------------------------------------
 
 
-def test_cookie_and_record_carry_the_regime(make_client: Callable[..., object]) -> None:
+def test_cookie_and_record_carry_the_regime(make_client: MakeClient) -> None:
     client, config = make_client("us_opt_out")
     response = client.post("/consent", json={"action": "accept_all"}, headers=ORIGIN)
     token = set_cookies(response)["consentkit"].split(";", 1)[0].split("=", 1)[1]
@@ -331,7 +337,7 @@ def _decide_under(client: TestClient, regime: str) -> None:
 @pytest.mark.parametrize("before", ["none", "notice", "us_opt_out", "opt_in"])
 @pytest.mark.parametrize("after", ["none", "notice", "us_opt_out", "opt_in"])
 def test_a_stricter_regime_asks_again_a_looser_one_keeps_the_choice(
-    make_client: Callable[..., object], before: str, after: str
+    make_client: MakeClient, before: str, after: str
 ) -> None:
     first, _ = make_client(before)
     _decide_under(first, before)
@@ -353,7 +359,7 @@ def test_a_stricter_regime_asks_again_a_looser_one_keeps_the_choice(
 
 
 def test_an_opt_out_moving_to_opt_in_is_asked_and_a_refusal_moving_looser_is_kept(
-    make_client: Callable[..., object],
+    make_client: MakeClient,
 ) -> None:
     us, _ = make_client("us_opt_out")
     us.post("/consent", json={"action": "opt_out"}, headers=ORIGIN)
@@ -386,6 +392,6 @@ def test_regime_policy_defaults_and_cache() -> None:
     }
     here = Jurisdiction("us_opt_out", "US-CA", "header:cf-ipregioncode")
     undecided = policy.undecided(here)
-    assert undecided is policy.undecided(Jurisdiction("us_opt_out", "US-CA", "header:cf-ipregioncode"))
+    assert undecided is policy.undecided(Jurisdiction(*here))  # built once per jurisdiction
     assert (undecided.regime, undecided.region, undecided.region_source) == here
     assert not undecided.decided and undecided.granted == every

@@ -439,7 +439,7 @@ def stats_document(days: list[DayStats]) -> dict[str, Any]:
     """The stats as JSON-ready data: per day and policy, and per category overall.
 
     Acceptance rates count the visitors' choices (accept all, reject all,
-    custom) only: GPC overrides, withdrawals and choices identical to the
+    custom, opt out) only: GPC overrides, withdrawals and choices identical to the
     same visitor's previous one are counted apart.
     """
     total = sum(d.decisions for d in days)

@@ -347,9 +347,7 @@ class Renderer:
         next_attr = _attr(next_path).encode()
         banner = b"".join(
             part if not index % 2 else next_attr if part == _NEXT_MARK else _decision_id()
-            for index, part in enumerate(
-                language.notice if regime == "notice" else language.banner
-            )
+            for index, part in enumerate(language.notice if regime == "notice" else language.banner)
         )
         if csp and not _csp_allows_inline_style(csp, nonce):
             return tags + self._link + banner

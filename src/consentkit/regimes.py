@@ -80,7 +80,3 @@ class RegimePolicy:
         if stored.consent_id is not None:
             consent = replace(consent, consent_id=stored.consent_id)
         return consent
-
-    def asks(self, regime: str) -> bool:
-        """Whether a visitor must choose before optional categories run (``opt_in``)."""
-        return regime == "opt_in"

@@ -19,7 +19,7 @@ class DayStats:
     """Decisions of one UTC day under one policy version.
 
     ``decisions`` counts every record. ``choices`` counts the visitor's own
-    choices (accept all, reject all, custom) that changed something: a
+    choices (accept all, reject all, custom, opt out) that changed something: a
     choice identical to the same visitor's previous record (same action,
     categories and policy version) is a ``repeat`` instead. GPC overrides
     and withdrawals are in ``actions`` only. Acceptance rates are
@@ -33,7 +33,7 @@ class DayStats:
     actions: dict[str, int] = field(default_factory=dict)
     #: category key -> number of choices that granted it (repeats excluded)
     granted: dict[str, int] = field(default_factory=dict)
-    #: accept_all, reject_all and custom records that are not repeats
+    #: accept_all, reject_all, custom and opt_out records that are not repeats
     choices: int = 0
     #: choices identical to the same visitor's previous record
     repeats: int = 0
