@@ -21,6 +21,13 @@ from consentkit.storage import enable_wal
 
 __all__ = ["SQLiteConsentLog", "connect", "migrate", "sqlite_day_stats"]
 
+#: One record into the log table (tests and benchmarks fill logs with it; `_row` gives its values).
+_INSERT = (
+    "INSERT INTO consentkit_log (chain_id, seq, record_id, consent_id, ts, action, granted,"
+    " denied, policy_version, declaration_hash, language, surface, path, ip, user_agent, gpc,"
+    " key_id, prev_mac, mac, decision_id, site_host, expires_at, regime, region, region_source)"
+    " VALUES (" + ",".join("?" * 25) + ")"
+)
 _BATCH_INSERT = (
     "INSERT INTO consentkit_log_batch (kind, chain_id, seq, record_id, consent_id, ts, action,"
     " granted, denied, policy_version, declaration_hash, language, surface, path, ip,"
@@ -177,8 +184,9 @@ class SQLiteConsentLog(BatchWriterLog):
             params += _chain_row(self.chain.chain_id, now.isoformat(), self.chain.key.key_id)
             rows += 1
         for record in records:
-            params += ("record", *_row(record), None, None, None, None,
-                       record.regime, record.region, record.region_source)  # fmt: skip
+            row = _row(record)
+            # The batch view has the tree columns between expires_at and regime.
+            params += ("record", *row[:22], None, None, None, None, *row[22:])
         rows += len(records)
         seal = self.chain.pending
         if seal is not None:
@@ -198,6 +206,7 @@ def _row(r: ConsentRecord) -> tuple[Any, ...]:
         json.dumps(list(r.granted)), json.dumps(list(r.denied)), r.policy_version,
         r.declaration_hash, r.language, r.surface, r.path, r.ip, r.user_agent, int(r.gpc),
         r.key_id, r.prev_mac, r.mac, r.decision_id, r.site_host, r.expires_at,
+        r.regime, r.region, r.region_source,
     )  # fmt: skip
 
 
