@@ -369,9 +369,7 @@ class Endpoints:
         token = self.mw.codec.encode(self.mw.required, consent_id, now.timestamp(), *jurisdiction)
         return self._answer(choice, new, [self._cookie(scope, token), *expired])
 
-    async def apply_gpc(
-        self, scope: Scope, consent: Consent, jurisdiction: Jurisdiction
-    ) -> tuple[Consent, list[bytes]]:
+    async def apply_gpc(self, scope: Scope, consent: Consent) -> tuple[Consent, list[bytes]]:
         """The consent of a request with ``Sec-GPC: 1``, and cookies to set for it.
 
         GPC turns off the ``gpc_opt_out`` and ``sale_or_share`` categories. An

@@ -154,7 +154,7 @@ class ConsentMiddleware:
         consent = self.regimes.effective(self.codec.decode(visit.token), jurisdiction)
         reissue: list[bytes] = []
         if gpc:
-            consent, reissue = await self.endpoints.apply_gpc(scope, consent, jurisdiction)
+            consent, reissue = await self.endpoints.apply_gpc(scope, consent)
         state["consent"] = consent
 
         path: str = scope["path"]
