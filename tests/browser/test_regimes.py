@@ -115,3 +115,17 @@ def test_notice_informs_and_is_dismissed(visit: Callable[..., Any], javascript: 
     page.reload()
     assert page.locator("#consentkit-banner").count() == 0
     assert "consentkit" in cookie_names(page)
+
+
+def test_opt_out_page_link_and_notice_are_accessible(
+    visit: Callable[..., Any], axe: Callable[..., list[dict[str, Any]]]
+) -> None:
+    page = visit("us_opt_out")
+    page.goto("/")
+    assert axe(page, "#consentkit-opt-out") == []
+    page.goto("/consent/opt-out")
+    assert axe(page) == []
+    page = visit("notice")
+    page.goto("/")
+    page.locator("#consentkit-banner").wait_for()
+    assert axe(page, "#consentkit-banner") == []
