@@ -95,11 +95,12 @@ def fill(url: str, count: int) -> None:
 
         conn = connect(url.removeprefix("sqlite:///"), "OFF")
         mark = "?"
-    marks = ",".join([mark] * 22)
+    marks = ",".join([mark] * 25)
     insert = (
         "INSERT INTO consentkit_log (chain_id, seq, record_id, consent_id, ts, action, granted,"
         " denied, policy_version, declaration_hash, language, surface, path, ip, user_agent,"
-        f" gpc, key_id, prev_mac, mac, decision_id, site_host, expires_at) VALUES ({marks})"
+        " gpc, key_id, prev_mac, mac, decision_id, site_host, expires_at, regime, region,"
+        f" region_source) VALUES ({marks})"
     )
     cur = conn.cursor()
     if not url.startswith("postgresql"):

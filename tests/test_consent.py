@@ -63,7 +63,8 @@ def test_tampered_token_is_undecided() -> None:
     rest = token.split(".", 1)[1]
     forged = base64.urlsafe_b64encode(b'["1",["analytics","marketing"],"evil",0]').rstrip(b"=")
     assert not c.decode(forged.decode() + "." + rest).decided
-    flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+    # Not the last character: its low bits are base64 padding, which decoding ignores.
+    flipped = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
     assert not c.decode(flipped).decided
 
 
@@ -152,3 +153,58 @@ def test_get_consent_needs_the_middleware() -> None:
 @given(st.text(max_size=2000) | st.binary(max_size=300).map(lambda b: b.decode("latin-1")))
 def test_decode_never_raises(value: str) -> None:
     assert not codec().decode(value).decided
+
+
+def test_regime_region_and_source_round_trip() -> None:
+    c = codec()
+    token = c.encode({"marketing"}, "cid", 1_800_000_000, "us_opt_out", "US-CA", "geoip")
+    consent = c.decode(token)
+    assert consent.decided and consent.granted == {"marketing", "necessary"}
+    assert (consent.regime, consent.region, consent.region_source) == (
+        "us_opt_out",
+        "US-CA",
+        "geoip",
+    )
+    assert consent.as_dict(KNOWN)["regime"] == "us_opt_out"
+    assert consent.as_dict(KNOWN)["region"] == "US-CA"
+
+
+def test_a_version_0_1_cookie_decodes_as_opt_in() -> None:
+    # Made by consentkit 0.1's codec (four fields) with KEY at 1_800_000_000.
+    token = (
+        "WyIxIixbImFuYWx5dGljcyJdLCJ2MDEtY29uc2VudC1pZC1BQUFBQUEiLDE3OTk5OTkwMDBd"
+        ".a0nSAA.Qj7zArHXMEfZE_XV4igyrBT7_nS9DzeOGLevk3fYWd4"
+    )
+    consent = codec(clock=Clock(1_800_000_060)).decode(token)
+    assert consent.decided and consent.granted == {"analytics", "necessary"}
+    assert consent.consent_id == "v01-consent-id-AAAAAA"
+    assert (consent.regime, consent.region, consent.region_source) == ("opt_in", None, None)
+
+
+class _SignerAt(TimestampSigner):
+    def get_timestamp(self) -> int:
+        return 1_800_000_000
+
+
+def _signed(payload: list[object]) -> str:
+    raw = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=")
+    signer = _SignerAt(KEY, salt="consentkit.consent", digest_method=hashlib.sha256)
+    return signer.sign(raw).decode()
+
+
+def test_malformed_regime_fields_are_undecided() -> None:
+    # Validly signed, but not what consentkit writes: each one means "not decided".
+    c = codec(clock=Clock(1_800_000_000))
+    base: list[object] = ["1", ["analytics"], "cid", 1_800_000_000]
+    assert c.decode(_signed([*base, "opt_in", None, None])).decided  # the control
+    for extra in (
+        ["strict", None, None],  # an unknown regime
+        [None, None, None],  # no regime with the fields that follow it
+        ["opt_in", 5, None],  # a region that is not a string
+        ["opt_in", "X" * 17, None],  # a region too long to be a code
+        ["opt_in", None, ["geoip"]],  # a source that is not a string
+        ["opt_in", None, "s" * 65],  # a source too long
+        ["opt_in", None],  # six fields
+        ["opt_in", None, None, "more"],  # eight fields
+    ):
+        assert not c.decode(_signed([*base, *extra])).decided, extra

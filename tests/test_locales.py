@@ -37,7 +37,7 @@ ENGLISH_WORDS = frozenset(
 #: The longest text, in character widths (an East Asian wide character counts 2), per slot.
 #: A button label must fit one line of a button on a 360 px wide phone: the banner is the
 #: full width there, a button has about 270 px for its text, about 28 widths at 15 px.
-BUTTONS = ("accept_all", "reject_all", "save", "customize", "close")
+BUTTONS = ("accept_all", "reject_all", "save", "customize", "close", "opt_out_button", "dismiss")
 LABELS = (
     *("always_on", "status_allowed", "status_refused", "cookie_name", "cookie_provider"),
     *("cookie_purpose", "cookie_duration", "decided_at", "consent_id", "policy_version"),
@@ -47,12 +47,17 @@ LABELS = (
 SENTENCES = (
     *("not_decided", "consent_cookie_purpose", "analytics_cookie_purpose", "preferences_text"),
     *("withdraw_text", "no_cookies", "gpc_notice", "necessary_description", "receipt_text"),
+    *("opt_out_text", "opt_out_done", "notice_text"),
 )
 LIMITS = {
     **dict.fromkeys(BUTTONS, 26),
     "withdraw": 32,
     #: A link on the privacy page, on a line of its own.
     "receipt_download": 60,
+    #: The "Do Not Sell or Share" link (on every page under us_opt_out) and page title.
+    "do_not_sell": 72,
+    #: A line on the opt-out page.
+    "gpc_honored": 60,
     "banner_title": 44,
     **dict.fromkeys(("preferences_title", "privacy_title", "categories_title"), 48),
     **dict.fromkeys(LABELS, 40),

@@ -439,21 +439,30 @@ def stats_document(days: list[DayStats]) -> dict[str, Any]:
     """The stats as JSON-ready data: per day and policy, and per category overall.
 
     Acceptance rates count the visitors' choices (accept all, reject all,
-    custom) only: GPC overrides, withdrawals and choices identical to the
+    custom, opt out) only: GPC overrides, withdrawals and choices identical to the
     same visitor's previous one are counted apart.
     """
     total = sum(d.decisions for d in days)
     choices = sum(d.choices for d in days)
     granted: dict[str, int] = {}
+    regimes: dict[str, int] = {}
+    regions: dict[str, int] = {}
     for day in days:
         for key, number in day.granted.items():
             granted[key] = granted.get(key, 0) + number
+        for key, number in day.regimes.items():
+            regimes[key] = regimes.get(key, 0) + number
+        for key, number in day.regions.items():
+            regions[key] = regions.get(key, 0) + number
     return {
         "decisions": total,
         "choices": choices,
         "repeats": sum(d.repeats for d in days),
         "withdrawals": sum(d.actions.get("withdraw", 0) for d in days),
         "gpc_overrides": sum(d.actions.get("gpc", 0) for d in days),
+        "opt_outs": sum(d.actions.get("opt_out", 0) for d in days),
+        "regimes": dict(sorted(regimes.items())),
+        "regions": dict(sorted(regions.items())),
         "days": [
             {
                 "day": d.day.isoformat(),
@@ -463,6 +472,8 @@ def stats_document(days: list[DayStats]) -> dict[str, Any]:
                 "repeats": d.repeats,
                 "actions": dict(sorted(d.actions.items())),
                 "granted": dict(sorted(d.granted.items())),
+                "regimes": dict(sorted(d.regimes.items())),
+                "regions": dict(sorted(d.regions.items())),
             }
             for d in days
         ],
@@ -508,7 +519,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
             f"  {category['category']:<20} {category['rate'] * 100:6.1f}%"
             f"  ({category['granted']}/{category['choices']})"
         )
+    print("Records per consent regime: " + _counts(document["regimes"]))
+    print("Records per region: " + _counts(document["regions"]))
     return 0
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {number}" for key, number in counts.items()) or "none"
 
 
 def cmd_purge(args: argparse.Namespace) -> int:

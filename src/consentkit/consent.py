@@ -13,6 +13,7 @@ from typing import Any
 
 from itsdangerous import BadData
 
+from consentkit.regions import REGIMES
 from consentkit.signer import CachedKeyTimestampSigner
 
 __all__ = ["Consent", "ConsentCodec", "get_consent", "new_consent_id"]
@@ -27,9 +28,14 @@ class Consent:
 
     An undecided visitor (no cookie, or one that is tampered, expired, signed
     with an unknown key or made for an older policy) has ``decided=False`` and
-    only the required categories granted. ``consent_id`` may still be set
-    then: it is the id of the visitor's earlier decision, carried over so the
-    consent log links old and new decisions.
+    only the required categories granted (under ``opt_in``; the middleware
+    grants more by default where a looser regime applies). ``consent_id`` may
+    still be set then: it is the id of the visitor's earlier decision, carried
+    over so the consent log links old and new decisions.
+
+    ``regime``, ``region`` and ``region_source`` say which consent regime
+    applied to a decided visitor's choice, and for an undecided visitor which
+    applies now. A cookie made before consentkit knew regimes reads as ``opt_in``.
     """
 
     decided: bool
@@ -43,6 +49,12 @@ class Consent:
     #: The IAB GPP string of this consent when the request falls under the ``us_opt_out``
     #: regime (``usnat`` section), else ``None``. See `consentkit.gpp`.
     gpp: str | None = field(default=None, compare=False)
+    #: ``opt_in``, ``us_opt_out``, ``notice`` or ``none``.
+    regime: str = "opt_in"
+    #: The visitor's region (``DE``, ``US-CA``), or ``None`` when it is not known.
+    region: str | None = None
+    #: Where the region came from (``default``, ``header:<name>``, ``geoip``), if known.
+    region_source: str | None = None
 
     def allows(self, key: str) -> bool:
         """Whether the visitor's choice lets category ``key`` run."""
@@ -59,6 +71,9 @@ class Consent:
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,
             "gpc": self.gpc,
             **({"gpp": self.gpp} if self.gpp is not None else {}),
+            "regime": self.regime,
+            "region": self.region,
+            "region_source": self.region_source,
         }
 
 
@@ -114,14 +129,29 @@ class ConsentCodec:
         self._cache_size = cache_size
         self.undecided = Consent(decided=False, granted=required)
 
-    def encode(self, granted: Iterable[str], consent_id: str, decided_at: float) -> str:
-        """A signed cookie value for this decision, signed with the first key."""
+    def encode(
+        self,
+        granted: Iterable[str],
+        consent_id: str,
+        decided_at: float,
+        regime: str = "opt_in",
+        region: str | None = None,
+        region_source: str | None = None,
+    ) -> str:
+        """A signed cookie value for this decision, signed with the first key.
+
+        The regime, region and region source that applied go in after the
+        four fields of a version 0.1 cookie, which still decodes (as ``opt_in``).
+        """
         payload = json.dumps(
             [
                 self._policy_version,
                 sorted(set(granted) - self._required),
                 consent_id,
                 int(decided_at),
+                regime,
+                region,
+                region_source,
             ],
             separators=(",", ":"),
         ).encode()
@@ -153,7 +183,10 @@ class ConsentCodec:
                 value, max_age=self._max_age, return_timestamp=True
             )
             data = json.loads(base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4)))
-            policy, granted, consent_id, decided_at = data
+            # A version 0.1 cookie has four fields and was made under opt_in.
+            policy, granted, consent_id, decided_at, regime, region, source = (
+                [*data, "opt_in", None, None] if len(data) == 4 else data
+            )
             if not (
                 isinstance(policy, str)
                 and isinstance(granted, list)
@@ -161,6 +194,9 @@ class ConsentCodec:
                 and isinstance(consent_id, str)
                 and len(consent_id) <= 64
                 and isinstance(decided_at, int)
+                and regime in REGIMES
+                and (region is None or (isinstance(region, str) and len(region) <= 16))
+                and (source is None or (isinstance(source, str) and len(source) <= 64))
             ):
                 return self.undecided, 0.0
             if policy != self._policy_version:
@@ -172,6 +208,9 @@ class ConsentCodec:
                 consent_id=consent_id,
                 policy_version=policy,
                 decided_at=datetime.fromtimestamp(decided_at, timezone.utc),
+                regime=regime,
+                region=region,
+                region_source=source,
             )
         except (BadData, ValueError, TypeError, OverflowError, OSError):
             return self.undecided, 0.0

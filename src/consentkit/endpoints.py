@@ -22,6 +22,8 @@ from consentkit.ip import reduce_ip
 from consentkit.log import ConsentRecord, Decision
 from consentkit.log.receipt import ReceiptError, visitor_receipt
 from consentkit.log.record import ACTIONS
+from consentkit.optout import OptOutPage
+from consentkit.regions import Jurisdiction
 
 if TYPE_CHECKING:
     from consentkit.middleware import ConsentMiddleware
@@ -32,8 +34,10 @@ __all__ = ["MAX_BODY", "Endpoints", "safe_next", "site_host"]
 MAX_BODY = 16 * 1024
 #: What a visitor may ask for; "gpc" is recorded by the middleware only.
 _ACTIONS = tuple(action for action in ACTIONS if action != "gpc")
-_JSON_SURFACES = ("banner", "preferences", "privacy", "api")
-_FORM_SURFACES = ("banner", "preferences", "privacy", "form")
+_JSON_SURFACES = ("banner", "preferences", "privacy", "api", "notice", "opt_out_page")
+_FORM_SURFACES = ("banner", "preferences", "privacy", "form", "notice", "opt_out_page")
+#: Actions that only make sense where everything runs without a choice.
+_NOTICE_ACTIONS = {"dismiss": ("notice", "none")}
 _SAME_SITE_FETCH = ("same-origin", "same-site", "none")
 _NO_STORE = {"cache-control": "no-store", "vary": "Cookie, Accept-Language"}
 #: A decision id: 16 to 64 URL-safe characters (the snippet sends 32 hex digits).
@@ -113,6 +117,7 @@ class Endpoints:
         self.prefix = config.prefix
         self.dashboard_path = config.prefix + "/dashboard"
         self.receipt_path = config.prefix + "/receipt"
+        self.opt_out = OptOutPage(middleware)
         self.max_age = int(config.consent_lifetime.total_seconds())
         attributes = f"Max-Age={self.max_age}; Path={config.cookie_path}; HttpOnly; SameSite=Lax"
         clear = f"Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path={config.cookie_path}"
@@ -163,6 +168,8 @@ class Endpoints:
             return await self._dashboard(scope, receive)
         if path == self.receipt_path:
             return await self._receipt(consent)
+        if path == self.opt_out.path:
+            return self.opt_out.page(scope, consent, _jurisdiction(scope))
         headers = _headers(scope)
         asset = self.mw.assets.response(
             path, headers.get("if-none-match"), headers.get("accept-encoding")
@@ -189,7 +196,8 @@ class Endpoints:
         accept = _headers(scope).get("accept", "")
         if "application/json" in accept and "text/html" not in accept:
             return self._state(scope, consent)
-        page = self.mw.renderer.privacy_page(consent, lang, self.mw.nonce(scope))
+        opt_out = self.opt_out.path if _jurisdiction(scope).regime == "us_opt_out" else None
+        page = self.mw.renderer.privacy_page(consent, lang, self.mw.nonce(scope), opt_out)
         return Response(
             page,
             media_type="text/html; charset=utf-8",
@@ -245,12 +253,26 @@ class Endpoints:
         self._check_origin(scope, headers, form=kind == "form")
         body = await _read_body(headers, receive)
         choice = self._parse_form(body) if kind == "form" else self._parse_json(body, headers)
+        jurisdiction = _jurisdiction(scope)
+        allowed = _NOTICE_ACTIONS.get(choice.action)
+        if allowed is not None and jurisdiction.regime not in allowed:
+            raise _Refused(
+                400,
+                "invalid_action",
+                f"{choice.action!r} is for the {' and '.join(allowed)} regimes, and the"
+                f" {jurisdiction.regime} regime applies here",
+            )
         if choice.action == "withdraw":
             return await self._withdraw(scope, consent, cookies, choice)
         if choice.action == "accept_all":
             granted = self.mw.all_keys
         elif choice.action == "reject_all":
             granted = self.mw.required
+        elif choice.action == "opt_out":
+            # "Do Not Sell or Share": what runs now, less the categories that sell or share.
+            granted = consent.granted - self.mw.regimes.sale_or_share
+        elif choice.action == "dismiss":
+            granted = consent.granted
         else:
             granted = self.mw.required | choice.chosen
         gpc = _has_gpc(headers)
@@ -277,9 +299,12 @@ class Endpoints:
             policy_version=self.config.policy_version,
             decided_at=now.replace(microsecond=0),
             gpc=gpc,
+            regime=jurisdiction.regime,
+            region=jurisdiction.region,
+            region_source=jurisdiction.source,
         )
         new = self.mw.with_gpp(scope, new)
-        token = self.mw.codec.encode(granted, consent_id, now.timestamp())
+        token = self.mw.codec.encode(granted, consent_id, now.timestamp(), *jurisdiction)
         set_cookies = [self._cookie(scope, token)]
         set_cookies += [
             v.decode("latin-1")
@@ -312,24 +337,53 @@ class Endpoints:
             choice.decision_id,
         )
         consent_id = record.consent_id
-        set_cookies = [self._clear_cookie] + [
+        expired = [
             v.decode("latin-1")
             for v in self.mw.cookies.expiries(self.mw.cookies.withdrawal_names(cookies))
         ]
+        jurisdiction = _jurisdiction(scope)
+        if jurisdiction.regime == "opt_in":
+            new = Consent(
+                decided=False,
+                granted=self.mw.required,
+                consent_id=consent_id,
+                gpc=_has_gpc(headers),
+                regime=jurisdiction.regime,
+                region=jurisdiction.region,
+                region_source=jurisdiction.source,
+            )
+            return self._answer(choice, new, [self._clear_cookie, *expired])
+        # Where optional categories run without a choice, no cookie would turn them
+        # back on: the withdrawal is kept as a choice of the required categories only.
+        now = _time(record)
         new = Consent(
-            decided=False, granted=self.mw.required, consent_id=consent_id, gpc=_has_gpc(headers)
+            decided=True,
+            granted=self.mw.required,
+            consent_id=consent_id,
+            policy_version=self.config.policy_version,
+            decided_at=now.replace(microsecond=0),
+            gpc=_has_gpc(headers),
+            regime=jurisdiction.regime,
+            region=jurisdiction.region,
+            region_source=jurisdiction.source,
         )
+        token = self.mw.codec.encode(self.mw.required, consent_id, now.timestamp(), *jurisdiction)
         new = self.mw.with_gpp(scope, new)
-        return self._answer(choice, new, set_cookies)
+        return self._answer(choice, new, [self._cookie(scope, token), *expired])
 
     async def apply_gpc(self, scope: Scope, consent: Consent) -> tuple[Consent, list[bytes]]:
         """The consent of a request with ``Sec-GPC: 1``, and cookies to set for it.
 
-        An earlier grant of a GPC opt-out category is overridden once: the
-        override is logged (``action="gpc"``) and the cookie re-issued.
+        GPC turns off the ``gpc_opt_out`` and ``sale_or_share`` categories. An
+        earlier grant of one is overridden once: the override is logged
+        (``action="gpc"``, under the request's regime) and the cookie re-issued,
+        keeping the regime the choice was made under. What a regime grants
+        without a choice is turned off for the request, with nothing to log.
         """
         overridden = consent.granted & self.mw.gpc_keys
         if not consent.decided or not overridden or consent.consent_id is None:
+            if overridden:
+                return replace(consent, granted=consent.granted - overridden, gpc=True), []
             return replace(consent, gpc=True), []
         memo_key = f"{consent.consent_id}:{sorted(consent.granted)}:{consent.decided_at}"
         done = self._gpc_done.get(memo_key)
@@ -352,7 +406,14 @@ class Endpoints:
             # Storage is down: deny the categories now, log the override later.
             return replace(consent, granted=granted, gpc=True, gpc_overridden=overridden), []
         now = _time(record)
-        token = self.mw.codec.encode(granted, consent.consent_id, now.timestamp())
+        token = self.mw.codec.encode(
+            granted,
+            consent.consent_id,
+            now.timestamp(),
+            consent.regime,
+            consent.region,
+            consent.region_source,
+        )
         new = replace(
             consent,
             granted=granted,
@@ -380,6 +441,7 @@ class Endpoints:
     ) -> ConsentRecord:
         lang = self.mw.language(scope)
         declaration = self.mw.declarations[lang]
+        jurisdiction = _jurisdiction(scope)
         peer = scope.get("client")
         ip, _ = self.mw.addresses.resolve(
             peer[0] if peer else None,
@@ -404,6 +466,9 @@ class Endpoints:
             decision_id=decision_id,
             site_host=site_host(headers.get("host"), scope.get("scheme", "http")),
             lifetime=self.max_age,
+            regime=jurisdiction.regime,
+            region=jurisdiction.region,
+            region_source=jurisdiction.source,
         )
         try:
             record = await self.mw.log.append(decision)
@@ -603,6 +668,12 @@ def _time(record: ConsentRecord) -> datetime:
 def _headers(scope: Scope) -> dict[str, str]:
     # One pass over the raw headers; the ones read here are single-valued.
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+
+
+def _jurisdiction(scope: Scope) -> Jurisdiction:
+    # The middleware resolves it once per request, before anything is answered.
+    jurisdiction: Jurisdiction = scope["state"]["jurisdiction"]
+    return jurisdiction
 
 
 def _has_gpc(headers: Mapping[str, str]) -> bool:

@@ -24,6 +24,7 @@ from consentkit.consent import Consent
 from consentkit.consent_mode import default_commands
 from consentkit.declaration import Declaration
 from consentkit.encoding import compress, negotiate
+from consentkit.optout import OPT_OUT_PATH
 
 __all__ = ["Assets", "Renderer"]
 
@@ -209,9 +210,15 @@ def _attr(value: str) -> str:
 class _Language:
     """The pre-rendered pieces of one language."""
 
-    def __init__(self, banner: str, declaration: Declaration) -> None:
+    def __init__(
+        self, banner: str, notice: str, opt_out_link: str, declaration: Declaration
+    ) -> None:
         # Literal parts at even indexes, placeholders at odd ones.
         self.banner = [part.encode() for part in _MARKS.split(banner)]
+        #: The ``notice`` regime's informational notice, in the same form.
+        self.notice = [part.encode() for part in _MARKS.split(notice)]
+        #: The ``us_opt_out`` regime's "Do Not Sell or Share" link.
+        self.opt_out_link = opt_out_link.encode()
         self.declaration = declaration
 
 
@@ -270,13 +277,17 @@ class Renderer:
         self._gpp_tails: dict[str, bytes] = {}
         self._granted_attrs: dict[tuple[bool, frozenset[str]], bytes] = {}
         banner = self._env.get_template("consentkit/banner.html")
+        notice = self._env.get_template("consentkit/notice.html")
+        link = self._env.get_template("consentkit/opt_out_link.html")
         self._languages: dict[str, _Language] = {}
         for lang, declaration in declarations.items():
-            html = banner.render(
-                self._context(declaration, next_path=_NEXT, decision_id=lambda: _DECISION)
+            context = self._context(declaration, next_path=_NEXT, decision_id=lambda: _DECISION)
+            self._languages[lang] = _Language(
+                banner.render(context),
+                notice.render(context),
+                link.render(context, opt_out_path=config.prefix + OPT_OUT_PATH),
+                declaration,
             )
-            self._languages[lang] = _Language(html, declaration)
-        self._privacy = self._env.get_template("consentkit/privacy.html")
 
     def _context(self, declaration: Declaration, **extra: Any) -> dict[str, Any]:
         categories = declaration.data["categories"]
@@ -325,8 +336,14 @@ class Renderer:
         next_path: str,
         nonce: str | None,
         csp: str | None = None,
+        regime: str = "opt_in",
     ) -> bytes:
-        """HTML to insert before ``</body>``: the script and, if undecided, the banner.
+        """HTML to insert before ``</body>``: the script and what the ``regime`` shows.
+
+        ``opt_in``: the banner, until the visitor decides. ``us_opt_out``: the
+        "Do Not Sell or Share" link, always (no banner: nothing waits for a
+        choice). ``notice``: an informational notice with a dismiss button,
+        until it is dismissed. ``none``: the script only.
 
         The banner brings its styles in a ``<style>`` (with the nonce), so no
         stylesheet blocks the page; when ``csp`` (the response's
@@ -335,12 +352,17 @@ class Renderer:
         site prints `snippet_tags` itself and only the banner is inserted.
         """
         tags = self.snippet_tags(consent, nonce) if self._config.insert_snippet else b""
-        if consent.decided or not self._config.insert_banner:
+        if not self._config.insert_banner or regime == "none":
             return tags
+        if regime == "us_opt_out":
+            return tags + self._language(lang).opt_out_link
+        if consent.decided:
+            return tags
+        language = self._language(lang)
         next_attr = _attr(next_path).encode()
         banner = b"".join(
             part if not index % 2 else next_attr if part == _NEXT_MARK else _decision_id()
-            for index, part in enumerate(self._language(lang).banner)
+            for index, part in enumerate(language.notice if regime == "notice" else language.banner)
         )
         if csp and not _csp_allows_inline_style(csp, nonce):
             return tags + self._link + banner
@@ -375,18 +397,41 @@ class Renderer:
             (b"<script", nonce_attr, b">", self._gpp_stub, self._gpp_head, nonce_attr, tail)
         )
 
-    def privacy_page(self, consent: Consent, lang: str, nonce: str | None) -> bytes:
-        """The privacy overview as a complete HTML document."""
+    def privacy_page(
+        self, consent: Consent, lang: str, nonce: str | None, opt_out_path: str | None = None
+    ) -> bytes:
+        """The privacy overview as a complete HTML document.
+
+        ``opt_out_path``: where the "Do Not Sell or Share" page is, when the
+        request's regime offers one.
+        """
+        return self.document(
+            "consentkit/privacy.html",
+            consent,
+            lang,
+            nonce,
+            next_path=self._config.privacy_path,
+            opt_out_path=opt_out_path,
+        )
+
+    def document(
+        self, template: str, consent: Consent, lang: str, nonce: str | None, **extra: Any
+    ) -> bytes:
+        """A complete page from ``template`` in language ``lang``, with the snippet.
+
+        The context has the texts (``t``), the categories, the visitor's
+        ``consent`` and ``granted`` keys, a ``decision_id()`` for forms and ``extra``.
+        """
         language = self._language(lang)
         context = self._context(
             language.declaration,
             consent=consent,
             granted=consent.granted,
-            next_path=self._config.privacy_path,
             decision_id=new_decision_id,
             nonce=nonce,
             css_url=self._assets.css_url,
             js_url=self._assets.js_url,
             snippet=Markup(self._script(consent, nonce).decode()),
+            **extra,
         )
-        return self._privacy.render(context).encode()
+        return self._env.get_template(template).render(context).encode()

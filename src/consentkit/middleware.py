@@ -27,6 +27,7 @@ from consentkit.ip import ClientAddress
 from consentkit.log import open_consent_log
 from consentkit.log.checkpoint import CheckpointScheduler, CheckpointSink
 from consentkit.log.keys import log_key_for, signing_key_for
+from consentkit.regimes import RegimePolicy
 from consentkit.regions import RegionResolver
 
 __all__ = ["ConsentMiddleware"]
@@ -67,7 +68,10 @@ class ConsentMiddleware:
         }
         self.all_keys = frozenset(c.key for c in self.categories)
         self.required = frozenset(c.key for c in self.categories if c.required)
-        self.gpc_keys = frozenset(c.key for c in self.categories if c.gpc_opt_out)
+        #: What Global Privacy Control turns off: ``gpc_opt_out`` and ``sale_or_share``.
+        self.gpc_keys = frozenset(
+            c.key for c in self.categories if (c.gpc_opt_out or c.sale_or_share) and not c.required
+        )
         self.codec = ConsentCodec(
             config.secret_keys,
             config.policy_version,
@@ -101,6 +105,9 @@ class ConsentMiddleware:
             )
             if any(rule.regime == "us_opt_out" for rule in config.regions)
             else None
+        )
+        self.regimes = RegimePolicy(
+            self.required, self.all_keys, (c.key for c in self.categories if c.sale_or_share)
         )
         self.assets = Assets(config.prefix)
         self.renderer = Renderer(config, self.declarations, self.assets)
@@ -152,14 +159,14 @@ class ConsentMiddleware:
                 gpc = value.strip() == b"1"
         visit = self._read_cookies(cookie_header) if cookie_header else _NO_COOKIES
         cookies = visit.cookies
-        consent = self.codec.decode(visit.token)
-        reissue: list[bytes] = []
-        if gpc:
-            consent, reissue = await self.endpoints.apply_gpc(scope, consent)
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
         jurisdiction = state["jurisdiction"] = self.regions.resolve(scope)
+        consent = self.regimes.effective(self.codec.decode(visit.token), jurisdiction)
+        reissue: list[bytes] = []
+        if gpc:
+            consent, reissue = await self.endpoints.apply_gpc(scope, consent)
         if self.gpp is not None and jurisdiction.regime == "us_opt_out":
             consent = self.gpp.attach(consent)
         state["consent"] = consent
@@ -182,7 +189,11 @@ class ConsentMiddleware:
         if kind == "websocket":
             await self.app(scope, receive, self._websocket_send(send, consent, extra))
             return
-        await self.app(scope, receive, self._http_send(scope, send, consent, cookies, extra))
+        await self.app(
+            scope,
+            receive,
+            self._http_send(scope, send, consent, cookies, extra, jurisdiction.regime),
+        )
 
     def _read_cookies(self, header: bytes) -> _Visit:
         visit = self._parsed.get(header)
@@ -225,6 +236,7 @@ class ConsentMiddleware:
         consent: Consent,
         cookies: dict[str, str],
         extra: list[bytes],
+        regime: str,
     ) -> Send:
         injector: HtmlInjector | EncodedHtmlInjector | None = None
 
@@ -288,7 +300,12 @@ class ConsentMiddleware:
                 message = {**message, "headers": headers}
             if inject:
                 fragment = self.renderer.fragment(
-                    consent, self.language(scope), _next_path(scope), self.nonce(scope), csp
+                    consent,
+                    self.language(scope),
+                    _next_path(scope),
+                    self.nonce(scope),
+                    csp,
+                    regime,
                 )
                 injector = (
                     HtmlInjector(send, fragment)

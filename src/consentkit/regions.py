@@ -33,6 +33,8 @@ __all__ = [
     "COUNTRIES",
     "GROUPS",
     "OPT_IN",
+    "REGIMES",
+    "STRICTNESS",
     "CloudFrontHeaders",
     "CloudflareHeaders",
     "GeoIPDatabase",
@@ -52,6 +54,11 @@ __all__ = [
 #: ``opt_in``: nothing optional before consent; ``us_opt_out``: sale/share categories on
 #: until the visitor opts out; ``notice``: an informational notice; ``none``: nothing shown.
 Regime = Literal["opt_in", "us_opt_out", "notice", "none"]
+#: Every regime, loosest first.
+REGIMES: tuple[Regime, ...] = ("none", "notice", "us_opt_out", "opt_in")
+#: How strict each regime is: a visitor whose regime becomes stricter than the one
+#: their choice was made under is asked again; a looser one keeps the choice.
+STRICTNESS: dict[str, int] = {regime: rank for rank, regime in enumerate(REGIMES)}
 
 #: ISO 3166-1 alpha-2 codes officially assigned, and ``XK`` (Kosovo: user-assigned,
 #: but what CDNs and GeoIP databases send).

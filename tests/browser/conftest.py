@@ -92,14 +92,19 @@ document.cookie = "ck_js_marketing=1; path=/";
 """
 
 
-def build_app(db: Path) -> Any:
-    """The seed-like demo site wrapped by ConsentMiddleware."""
+def build_app(db: Path, regime: str | None = None) -> Any:
+    """The seed-like demo site wrapped by ConsentMiddleware.
+
+    ``regime``: the consent regime for every visitor (``opt_in`` when None).
+    Marketing sells or shares (``sale_or_share``), so ``us_opt_out`` turns it off.
+    """
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import HTMLResponse, Response
     from starlette.routing import Route
 
     from consentkit import Category, ConsentConfig, ConsentMiddleware, Cookie, get_consent
+    from consentkit.regions import Region
 
     def page(request: Request, html: str, headers: dict[str, str] | None = None) -> Response:
         consent = get_consent(request)
@@ -143,6 +148,7 @@ def build_app(db: Path) -> Any:
         storage=f"sqlite:///{db}",
         policy_version="2026-01",
         google_consent_mode=GCM,
+        regions=[Region(match=("*",), regime=regime)] if regime else [],
         categories=(
             Category(
                 key="necessary",
@@ -175,6 +181,7 @@ def build_app(db: Path) -> Any:
                 key="marketing",
                 label="Marketing",
                 description="Measures our campaigns on other sites.",
+                sale_or_share=True,
                 cookies=(
                     Cookie(
                         name="ads_id",

@@ -198,6 +198,8 @@ def test_export_show_stats_purge(demo_db: Path) -> None:
     both("day         policy   decisions  choices  repeats", stats.stdout)
     both("visitor choices, 0 repeated identical choices,", stats.stdout)
     both("Acceptance rate per category, of ", stats.stdout)
+    both("Records per consent regime: opt_in ", stats.stdout)
+    both("Records per region: unknown ", stats.stdout)
 
     _copy(demo_db, "purge.db")
     purge = consentkit(

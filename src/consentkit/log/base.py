@@ -19,7 +19,7 @@ class DayStats:
     """Decisions of one UTC day under one policy version.
 
     ``decisions`` counts every record. ``choices`` counts the visitor's own
-    choices (accept all, reject all, custom) that changed something: a
+    choices (accept all, reject all, custom, opt out) that changed something: a
     choice identical to the same visitor's previous record (same action,
     categories and policy version) is a ``repeat`` instead. GPC overrides
     and withdrawals are in ``actions`` only. Acceptance rates are
@@ -33,10 +33,14 @@ class DayStats:
     actions: dict[str, int] = field(default_factory=dict)
     #: category key -> number of choices that granted it (repeats excluded)
     granted: dict[str, int] = field(default_factory=dict)
-    #: accept_all, reject_all and custom records that are not repeats
+    #: accept_all, reject_all, custom and opt_out records that are not repeats
     choices: int = 0
     #: choices identical to the same visitor's previous record
     repeats: int = 0
+    #: consent regime -> number of records (``unrecorded``: made before regimes were logged)
+    regimes: dict[str, int] = field(default_factory=dict)
+    #: visitor region -> number of records (``unknown`` when none was resolved)
+    regions: dict[str, int] = field(default_factory=dict)
 
 
 class ConsentLog(abc.ABC):
@@ -66,11 +70,12 @@ class ConsentLog(abc.ABC):
         """Decisions per day and policy version, oldest day first."""
 
 
-def day_stats_query(day: str, since: str | None) -> str:
+def day_stats_query(day: str, since: str | None, regimes: bool = True) -> str:
     """The SQL (SQLite and PostgreSQL alike) of the rows `fold_day_stats` folds.
 
     ``day`` is the SQL of a record's UTC day; ``since`` the placeholder of
     the earliest time, or None (the query then takes that parameter twice).
+    ``regimes``: whether the log has the regime and region columns (schema 6).
     A record is a repeat when the visitor's previous record (any day, before
     ``since`` too) had the same action, categories and policy version; only
     the visitors with records since then are looked at.
@@ -84,27 +89,29 @@ def day_stats_query(day: str, since: str | None) -> str:
         if since
         else ""
     )
+    columns = "regime, region" if regimes else "NULL AS regime, NULL AS region"
     inner = (
-        f"SELECT {day} AS day, ts, policy_version, action, granted,"
+        f"SELECT {day} AS day, ts, policy_version, action, granted, {columns},"
         f" CASE WHEN action IN {CHOICES!r} AND {same} THEN 1 ELSE 0 END AS repeated"
         f" FROM consentkit_log{visitors}"
         " WINDOW visitor AS (PARTITION BY consent_id ORDER BY id)"
     )
     where = f" WHERE ts >= {since}" if since else ""
     return (
-        f"SELECT day, policy_version, action, granted, repeated, count(*) FROM ({inner}) AS r"
-        f"{where} GROUP BY 1, 2, 3, 4, 5"
+        "SELECT day, policy_version, action, granted, repeated, regime, region, count(*)"
+        f" FROM ({inner}) AS r{where} GROUP BY 1, 2, 3, 4, 5, 6, 7"
     )
 
 
 def fold_day_stats(rows: Iterable[Sequence[Any]]) -> list[DayStats]:
-    """Fold (day, policy version, action, granted JSON, repeat, count) rows into `DayStats`.
+    """Fold (day, policy version, action, granted JSON, repeat, regime, region, count) rows
+    into `DayStats`.
 
     ``day`` is a ``date`` or an ISO ``YYYY-MM-DD`` string; rows may repeat a
     (day, policy version) pair with different actions or grants.
     """
     days: dict[tuple[str, str], DayStats] = {}
-    for day, policy, action, granted, repeat, count in rows:
+    for day, policy, action, granted, repeat, regime, region, count in rows:
         day_ = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
         key = (day_.isoformat(), str(policy))
         stats = days.get(key)
@@ -113,6 +120,10 @@ def fold_day_stats(rows: Iterable[Sequence[Any]]) -> list[DayStats]:
         number = int(count)
         stats.decisions += number
         stats.actions[action] = stats.actions.get(action, 0) + number
+        regime_ = regime or "unrecorded"
+        stats.regimes[regime_] = stats.regimes.get(regime_, 0) + number
+        region_ = region or "unknown"
+        stats.regions[region_] = stats.regions.get(region_, 0) + number
         if action not in CHOICES:
             continue
         if repeat:

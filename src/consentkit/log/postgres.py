@@ -45,12 +45,12 @@ _MIGRATION_LOCK = 0x636B69746C6F6731
 _COLUMNS = (
     "chain_id, seq, record_id, consent_id, ts, action, granted, denied, policy_version,"
     " declaration_hash, language, surface, path, ip, user_agent, gpc, key_id, prev_mac, mac,"
-    " decision_id, site_host, expires_at"
+    " decision_id, site_host, expires_at, regime, region, region_source"
 )
 _TYPES = (
     "text", "bigint", "text", "text", "timestamptz", "text", "text", "text", "text",
     "text", "text", "text", "text", "text", "text", "boolean", "text", "text", "text",
-    "text", "text", "timestamptz",
+    "text", "text", "timestamptz", "text", "text", "text",
 )  # fmt: skip
 # A whole batch is one statement with one array per column: the same SQL text
 # for every batch size, so the driver parses it once and the server can plan
@@ -171,10 +171,13 @@ def migrate(conn: Any) -> None:
             )
 
 
-def postgres_day_stats(conn: Any, since: datetime | None) -> list[DayStats]:
-    """`DayStats` from the log in ``conn``, aggregated by PostgreSQL (UTC days)."""
+def postgres_day_stats(conn: Any, since: datetime | None, regimes: bool = True) -> list[DayStats]:
+    """`DayStats` from the log in ``conn``, aggregated by PostgreSQL (UTC days).
+
+    ``regimes``: whether the log has the regime columns (a reader of an older log says no).
+    """
     params: tuple[datetime, ...] = () if since is None else (since, since)
-    sql = day_stats_query("(ts AT TIME ZONE 'UTC')::date", "%s" if params else None)
+    sql = day_stats_query("(ts AT TIME ZONE 'UTC')::date", "%s" if params else None, regimes)
     with conn.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
@@ -309,4 +312,5 @@ def _row(r: ConsentRecord) -> tuple[Any, ...]:
         r.declaration_hash, r.language, r.surface, r.path, r.ip, r.user_agent, r.gpc,
         r.key_id, r.prev_mac, r.mac, r.decision_id, r.site_host,
         datetime.fromisoformat(r.expires_at) if r.expires_at else None,
+        r.regime, r.region, r.region_source,
     )  # fmt: skip

@@ -52,7 +52,7 @@ _BASE_COLUMNS = (
     "id, chain_id, seq, record_id, consent_id, ts, action, granted, denied, policy_version,"
     " declaration_hash, language, surface, path, ip, user_agent, gpc, key_id, prev_mac, mac"
 )
-#: The columns `record_from_row` reads, in order (schema version 3 and later).
+#: The columns `record_from_row` reads, in order (schema version 6 and later).
 RECORD_COLUMNS = _BASE_COLUMNS + ", " + ", ".join(OPTIONAL_FIELDS)
 #: The schema version this consentkit writes (both backends have as many steps).
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)
@@ -122,6 +122,9 @@ def record_from_row(row: Any) -> tuple[int, ConsentRecord]:
         decision_id=row[20],
         site_host=row[21],
         expires_at=None if row[22] is None else _iso(row[22]),
+        regime=row[23],
+        region=row[24],
+        region_source=row[25],
     )
 
 
@@ -136,6 +139,8 @@ class LogReader(abc.ABC):
     _columns = RECORD_COLUMNS
     #: Whether the log has a purge anchor table (schema version 2 and later).
     _has_anchors = True
+    #: Whether the log has the regime and region columns (schema version 6 and later).
+    _has_regimes = True
     #: Why what is read may be incomplete (for the command to print), or None.
     warning: str | None = None
 
@@ -157,6 +162,7 @@ class LogReader(abc.ABC):
         present = self._column_names("consentkit_log")
         optional = [name if name in present else "NULL" for name in OPTIONAL_FIELDS]
         self._columns = _BASE_COLUMNS + ", " + ", ".join(optional)
+        self._has_regimes = "regime" in present
         self._has_anchors = bool(self._column_names("consentkit_log_anchors"))
 
     @abc.abstractmethod
@@ -609,7 +615,7 @@ class SQLiteLogReader(LogReader):
     def stats(self, since: datetime | None = None) -> list[DayStats]:
         from consentkit.log.sqlite import sqlite_day_stats
 
-        return sqlite_day_stats(self._conn, since)
+        return sqlite_day_stats(self._conn, since, self._has_regimes)
 
     @contextlib.contextmanager
     def _write_transaction(self) -> Iterator[None]:
@@ -687,7 +693,7 @@ class PostgresLogReader(LogReader):
     def stats(self, since: datetime | None = None) -> list[DayStats]:
         from consentkit.log.postgres import postgres_day_stats
 
-        return postgres_day_stats(self._conn, since)
+        return postgres_day_stats(self._conn, since, self._has_regimes)
 
     @contextlib.contextmanager
     def _write_transaction(self) -> Iterator[None]:

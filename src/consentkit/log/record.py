@@ -16,9 +16,11 @@ __all__ = [
     "decision_fields",
 ]
 
-ACTIONS = ("accept_all", "reject_all", "custom", "withdraw", "gpc")
+#: ``opt_out`` is the one-click "Do Not Sell or Share" opt-out (``us_opt_out``); ``dismiss``
+#: closes the informational notice (``notice``).
+ACTIONS = ("accept_all", "reject_all", "custom", "withdraw", "gpc", "opt_out", "dismiss")
 #: The actions that are a visitor's choice (what acceptance rates count).
-CHOICES = ("accept_all", "reject_all", "custom")
+CHOICES = ("accept_all", "reject_all", "custom", "opt_out")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,12 @@ class Decision:
     site_host: str | None = None
     #: How long the choice stands, in seconds, from the decision time.
     lifetime: int | None = None
+    #: The consent regime that applied (``opt_in``, ``us_opt_out``, ``notice``, ``none``).
+    regime: str | None = None
+    #: The visitor's region (``DE``, ``US-CA``), when known.
+    region: str | None = None
+    #: Where the region came from (``default``, ``header:<name>``, ``geoip``).
+    region_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +65,8 @@ class ConsentRecord:
     ``decision_id``, ``site_host`` and ``expires_at`` came with schema
     version 3: a record made before has them ``None``, and a field that is
     ``None`` is left out of the canonical form, so older records keep the
-    canonical bytes (and MACs) they were sealed with.
+    canonical bytes (and MACs) they were sealed with. ``regime``, ``region``
+    and ``region_source`` came with schema version 6 in the same way.
     """
 
     chain_id: str
@@ -84,6 +93,12 @@ class ConsentRecord:
     #: When the choice stops counting (ISO 8601 UTC): the decision time plus
     #: the consent lifetime; a withdrawal leaves nothing standing, so its own time.
     expires_at: str | None = None
+    #: The consent regime that applied to the decision (schema version 6).
+    regime: str | None = None
+    #: The visitor's region (ISO 3166 code), when it was known.
+    region: str | None = None
+    #: Where the region came from: ``default``, ``header:<name>`` or ``geoip``.
+    region_source: str | None = None
 
     def canonical(self) -> bytes:
         """The bytes the MAC covers: every field but ``mac``, as sorted compact JSON.
@@ -108,7 +123,9 @@ class ConsentRecord:
 RECORD_FIELDS = tuple(f.name for f in fields(ConsentRecord))
 _CANONICAL_FIELDS = tuple(name for name in RECORD_FIELDS if name != "mac")
 #: Fields added after the first schema: left out of the canonical form when ``None``.
-OPTIONAL_FIELDS = ("decision_id", "site_host", "expires_at")
+OPTIONAL_FIELDS = (
+    "decision_id", "site_host", "expires_at", "regime", "region", "region_source"
+)  # fmt: skip
 _canonical_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -140,4 +157,10 @@ def decision_fields(
             if expiries is not None:
                 expiries[lifetime] = expires
         fields["expires_at"] = expires
+    if decision.regime is not None:
+        fields["regime"] = decision.regime
+    if decision.region is not None:
+        fields["region"] = decision.region
+    if decision.region_source is not None:
+        fields["region_source"] = decision.region_source
     return fields

@@ -30,6 +30,12 @@ __all__ = ["POSTGRES_MIGRATIONS", "SQLITE_MIGRATIONS"]
 # writer commits a whole batch, signed head included, as one INSERT statement:
 # atomic without an explicit transaction, and one trip out of the GIL.
 # PostgreSQL has no step 5.
+#
+# Migration 6 (both backends): the consent regime that applied to a decision
+# (``opt_in``, ``us_opt_out``, ``notice``, ``none``), the visitor's region and
+# where it came from. Older records keep NULL in all three (and their MACs,
+# which never covered them). SQLite recreates the batch view with the new
+# columns at its end.
 
 SQLITE_MIGRATIONS: list[list[str]] = [
     [
@@ -167,6 +173,67 @@ SQLITE_MIGRATIONS: list[list[str]] = [
                 SELECT NEW.chain_id, NEW.level, NEW.idx, NEW.root WHERE NEW.kind = 'node';
         END""",
     ],
+    [
+        "ALTER TABLE consentkit_log ADD COLUMN regime TEXT",
+        "ALTER TABLE consentkit_log ADD COLUMN region TEXT",
+        "ALTER TABLE consentkit_log ADD COLUMN region_source TEXT",
+        "DROP TRIGGER consentkit_log_batch_insert",
+        "DROP VIEW consentkit_log_batch",
+        """CREATE VIEW consentkit_log_batch AS SELECT
+            NULL AS kind,
+            NULL AS chain_id,
+            NULL AS seq,
+            NULL AS record_id,
+            NULL AS consent_id,
+            NULL AS ts,
+            NULL AS action,
+            NULL AS granted,
+            NULL AS denied,
+            NULL AS policy_version,
+            NULL AS declaration_hash,
+            NULL AS language,
+            NULL AS surface,
+            NULL AS path,
+            NULL AS ip,
+            NULL AS user_agent,
+            NULL AS gpc,
+            NULL AS key_id,
+            NULL AS prev_mac,
+            NULL AS mac,
+            NULL AS decision_id,
+            NULL AS site_host,
+            NULL AS expires_at,
+            NULL AS root,
+            NULL AS signature,
+            NULL AS level,
+            NULL AS idx,
+            NULL AS regime,
+            NULL AS region,
+            NULL AS region_source
+        WHERE 0""",
+        """CREATE TRIGGER consentkit_log_batch_insert INSTEAD OF INSERT ON consentkit_log_batch
+        BEGIN
+            INSERT OR IGNORE INTO consentkit_chains (chain_id, created_at, key_id)
+                SELECT NEW.chain_id, NEW.ts, NEW.key_id WHERE NEW.kind = 'chain';
+            INSERT INTO consentkit_log (
+                chain_id, seq, record_id, consent_id, ts, action, granted, denied,
+                policy_version, declaration_hash, language, surface, path, ip, user_agent,
+                gpc, key_id, prev_mac, mac, decision_id, site_host, expires_at,
+                regime, region, region_source
+            )
+                SELECT NEW.chain_id, NEW.seq, NEW.record_id, NEW.consent_id, NEW.ts, NEW.action,
+                NEW.granted, NEW.denied, NEW.policy_version, NEW.declaration_hash,
+                NEW.language, NEW.surface, NEW.path, NEW.ip, NEW.user_agent, NEW.gpc,
+                NEW.key_id, NEW.prev_mac, NEW.mac, NEW.decision_id, NEW.site_host,
+                NEW.expires_at, NEW.regime, NEW.region, NEW.region_source
+                WHERE NEW.kind = 'record';
+            INSERT INTO consentkit_log_heads (chain_id, seq, root, mac, ts, key_id, signature)
+                SELECT NEW.chain_id, NEW.seq, NEW.root, NEW.mac, NEW.ts, NEW.key_id, NEW.signature
+                WHERE NEW.kind = 'head';
+            INSERT INTO consentkit_log_nodes (chain_id, level, idx, hash)
+                SELECT NEW.chain_id, NEW.level, NEW.idx, NEW.root WHERE NEW.kind = 'node';
+        END""",
+    ],
 ]
 
 POSTGRES_MIGRATIONS: list[list[str]] = [
@@ -254,4 +321,9 @@ POSTGRES_MIGRATIONS: list[list[str]] = [
     ],
     # 5: nothing (SQLite's batch view); the number keeps both schemas' versions aligned.
     [],
+    [
+        "ALTER TABLE consentkit_log ADD COLUMN regime TEXT",
+        "ALTER TABLE consentkit_log ADD COLUMN region TEXT",
+        "ALTER TABLE consentkit_log ADD COLUMN region_source TEXT",
+    ],
 ]

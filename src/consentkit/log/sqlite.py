@@ -21,36 +21,38 @@ from consentkit.storage import enable_wal
 
 __all__ = ["SQLiteConsentLog", "connect", "migrate", "sqlite_day_stats"]
 
-_INSERT_HEAD = (
+#: One record into the log table (tests and benchmarks fill logs with it; `_row` gives its values).
+_INSERT = (
     "INSERT INTO consentkit_log (chain_id, seq, record_id, consent_id, ts, action, granted,"
     " denied, policy_version, declaration_hash, language, surface, path, ip, user_agent, gpc,"
-    " key_id, prev_mac, mac, decision_id, site_host, expires_at) VALUES "
+    " key_id, prev_mac, mac, decision_id, site_host, expires_at, regime, region, region_source)"
+    " VALUES (" + ",".join("?" * 25) + ")"
 )
-_VALUES = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-_INSERT = _INSERT_HEAD + _VALUES
 _BATCH_INSERT = (
     "INSERT INTO consentkit_log_batch (kind, chain_id, seq, record_id, consent_id, ts, action,"
     " granted, denied, policy_version, declaration_hash, language, surface, path, ip,"
     " user_agent, gpc, key_id, prev_mac, mac, decision_id, site_host, expires_at, root,"
-    " signature, level, idx) VALUES "
+    " signature, level, idx, regime, region, region_source) VALUES "
 )
-_BATCH_VALUES = "(" + ",".join("?" * 27) + ")"
+_BATCH_VALUES = "(" + ",".join("?" * 30) + ")"
+#: The batch view's last three columns (schema step 6), empty in a row that is not a record.
+_NO_REGIME = (None, None, None)
 
 
 def _chain_row(chain_id: str, created_at: str, key_id: str) -> tuple[Any, ...]:
     return ("chain", chain_id, None, None, None, created_at, *(None,) * 11, key_id,
-            *(None,) * 9)  # fmt: skip
+            *(None,) * 9, *_NO_REGIME)  # fmt: skip
 
 
 def _head_row(
     chain_id: str, seq: int, root: str, mac: str, ts: str, key_id: str, signature: str
 ) -> tuple[Any, ...]:
     return ("head", chain_id, seq, None, None, ts, *(None,) * 11, key_id, None, mac,
-            None, None, None, root, signature, None, None)  # fmt: skip
+            None, None, None, root, signature, None, None, *_NO_REGIME)  # fmt: skip
 
 
 def _node_row(chain_id: str, level: int, idx: int, value: str) -> tuple[Any, ...]:
-    return ("node", chain_id, *(None,) * 21, value, None, level, idx)
+    return ("node", chain_id, *(None,) * 21, value, None, level, idx, *_NO_REGIME)
 
 
 def connect(path: str, synchronous: str = "FULL", timeout: float = 10.0) -> sqlite3.Connection:
@@ -182,7 +184,9 @@ class SQLiteConsentLog(BatchWriterLog):
             params += _chain_row(self.chain.chain_id, now.isoformat(), self.chain.key.key_id)
             rows += 1
         for record in records:
-            params += ("record", *_row(record), None, None, None, None)
+            row = _row(record)
+            # The batch view has the tree columns between expires_at and regime.
+            params += ("record", *row[:22], None, None, None, None, *row[22:])
         rows += len(records)
         seal = self.chain.pending
         if seal is not None:
@@ -202,13 +206,19 @@ def _row(r: ConsentRecord) -> tuple[Any, ...]:
         json.dumps(list(r.granted)), json.dumps(list(r.denied)), r.policy_version,
         r.declaration_hash, r.language, r.surface, r.path, r.ip, r.user_agent, int(r.gpc),
         r.key_id, r.prev_mac, r.mac, r.decision_id, r.site_host, r.expires_at,
+        r.regime, r.region, r.region_source,
     )  # fmt: skip
 
 
-def sqlite_day_stats(conn: sqlite3.Connection, since: datetime | None) -> list[DayStats]:
-    """`DayStats` from the log in ``conn``, aggregated by SQLite."""
+def sqlite_day_stats(
+    conn: sqlite3.Connection, since: datetime | None, regimes: bool = True
+) -> list[DayStats]:
+    """`DayStats` from the log in ``conn``, aggregated by SQLite.
+
+    ``regimes``: whether the log has the regime columns (a reader of an older log says no).
+    """
     params: tuple[str, ...] = ()
     if since is not None:
         params = (since.astimezone(timezone.utc).isoformat(timespec="microseconds"),) * 2
-    sql = day_stats_query("substr(ts, 1, 10)", "?" if params else None)
+    sql = day_stats_query("substr(ts, 1, 10)", "?" if params else None, regimes)
     return fold_day_stats(conn.execute(sql, params))
