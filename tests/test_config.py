@@ -153,6 +153,8 @@ def test_repr_of_a_config_shows_no_secret(make_config: Callable[..., ConsentConf
     for shown in (repr(config), str(config), f"{config}", f"{config!r}"):
         for secret in (KEY, _LOG_KEY, _PASSWORD):
             assert secret[:8] not in shown
+
+
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [

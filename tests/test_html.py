@@ -388,6 +388,8 @@ def test_assets_without_brotli_offer_gzip(monkeypatch: pytest.MonkeyPatch) -> No
     answer = assets.response(assets.js_url, None, "br, gzip;q=0.5")
     assert answer is not None
     assert dict(answer[1])[b"content-encoding"] == b"gzip"
+
+
 # --- styles that never block the page ------------------------------------------------------
 
 

@@ -156,7 +156,7 @@ def assert_inserted(text: bytes) -> None:
     """The fragment is in ``text`` once, before ``</body>``, and the page is otherwise intact."""
     assert text.count(BANNER) == 1
     assert text.count(SCRIPT) == 1
-    start = text.index(b'<script src=')  # the fragment starts with the snippet's script tag
+    start = text.index(b"<script src=")  # the fragment starts with the snippet's script tag
     end = text.rindex(b"</body>")
     assert start < text.index(BANNER) < end
     assert text[:start] + text[end:] == PAGE
@@ -510,7 +510,7 @@ def test_any_page_any_cut(
     headers = html_headers(header_value(coding), len(body) if with_length else None)
     result = _direct(shared, app_of(parts, headers))
     text = decode(coding, result.body())
-    start_at = text.index(b'<script src=')
+    start_at = text.index(b"<script src=")
     end = text.rindex(b"</body>")
     assert text[:start_at] + text[end:] == page
     assert text[start_at:end].count(BANNER) == 1

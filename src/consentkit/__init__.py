@@ -6,9 +6,10 @@ visitor's choice, consent-gated first-party analytics, a privacy overview
 page and a tamper-evident consent log.
 """
 
-from consentkit.config import AnalyticsConfig, Category, ConsentConfig, Cookie
+from consentkit.config import AnalyticsConfig, Category, ConsentConfig, Cookie, Script
 from consentkit.consent import Consent, get_consent
 from consentkit.middleware import ConsentMiddleware
+from consentkit.tags import google_tag, google_tag_manager
 
 __all__ = [
     "AnalyticsConfig",
@@ -17,7 +18,10 @@ __all__ = [
     "ConsentConfig",
     "ConsentMiddleware",
     "Cookie",
+    "Script",
     "get_consent",
+    "google_tag",
+    "google_tag_manager",
 ]
 
 __version__ = "0.1.0"

@@ -23,6 +23,7 @@ from consentkit.config import ConsentConfig
 from consentkit.consent import Consent
 from consentkit.declaration import Declaration
 from consentkit.encoding import compress, negotiate
+from consentkit.tags import ScriptTags
 
 __all__ = ["Assets", "Renderer"]
 
@@ -207,10 +208,26 @@ def _attr(value: str) -> str:
 class _Language:
     """The pre-rendered pieces of one language."""
 
-    def __init__(self, banner: str, declaration: Declaration) -> None:
+    def __init__(self, banner: str, declaration: Declaration, reopen: str) -> None:
         # Literal parts at even indexes, placeholders at odd ones.
         self.banner = [part.encode() for part in _MARKS.split(banner)]
         self.declaration = declaration
+        self.reopen = reopen.strip().encode()
+
+
+#: The reopen button: in the page's flow after its content on narrow screens, where it
+#: covers nothing; fixed in a corner from 48em. Colours from the banner's custom properties.
+_REOPEN_CSS = (
+    ".ck-reopen{{display:table;margin:1.5rem auto;padding:.55rem 1rem;border-radius:2rem;"
+    "font:600 15px/1.3 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
+    "color:#fff;background:var(--ck-acc,#1d4ed8);text-decoration:none;"
+    "box-shadow:0 .25rem 1rem rgb(16 24 40/.25)}}"
+    ".ck-reopen:hover{{background:#1e3a8a}}"
+    ".ck-reopen:focus-visible{{outline:3px solid var(--ck-acc,#1d4ed8);outline-offset:2px}}"
+    "@media (min-width:48em){{.ck-reopen{{position:fixed;z-index:2147482000;bottom:1rem;"
+    "{side}:1rem;margin:0}}}}"
+    "@media print{{.ck-reopen{{display:none}}}}"
+)
 
 
 def new_decision_id() -> str:
@@ -254,13 +271,25 @@ class Renderer:
         self._head = f'<script src="{_attr(assets.js_url)}" defer id="consentkit-js"'.encode()
         self._static_attrs = static_attrs.encode()
         self._granted_attrs: dict[tuple[bool, frozenset[str]], bytes] = {}
+        self._tags = (
+            ScriptTags(config.categories, frozenset(self._required), gcm)
+            if any(c.scripts for c in config.categories)
+            else None
+        )
+        self._head_tags = self._tags if self._tags is not None and self._tags.has_head else None
+        self._reopen = config.reopen_button and config.insert_banner
+        side = "right" if config.reopen_position == "bottom-right" else "left"
+        self._reopen_style = _REOPEN_CSS.format(side=side).encode()
         banner = self._env.get_template("consentkit/banner.html")
+        reopen = self._env.get_template("consentkit/reopen.html")
         self._languages: dict[str, _Language] = {}
         for lang, declaration in declarations.items():
             html = banner.render(
                 self._context(declaration, next_path=_NEXT, decision_id=lambda: _DECISION)
             )
-            self._languages[lang] = _Language(html, declaration)
+            self._languages[lang] = _Language(
+                html, declaration, reopen.render(self._context(declaration))
+            )
         self._privacy = self._env.get_template("consentkit/privacy.html")
 
     def _context(self, declaration: Declaration, **extra: Any) -> dict[str, Any]:
@@ -311,7 +340,11 @@ class Renderer:
         nonce: str | None,
         csp: str | None = None,
     ) -> bytes:
-        """HTML to insert before ``</body>``: the script and, if undecided, the banner.
+        """HTML to insert before ``</body>``: the scripts, the snippet and the banner.
+
+        The categories' ``"body_end"`` scripts come first (live or inert), then
+        the snippet's tag, then for an undecided visitor the banner, for one
+        who decided the reopen button (``reopen_button``).
 
         The banner brings its styles in a ``<style>`` (with the nonce), so no
         stylesheet blocks the page; when ``csp`` (the response's
@@ -320,7 +353,12 @@ class Renderer:
         site prints `snippet_tags` itself and only the banner is inserted.
         """
         tags = self.snippet_tags(consent, nonce) if self._config.insert_snippet else b""
-        if consent.decided or not self._config.insert_banner:
+        if self._tags is not None:
+            nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
+            tags = self._tags.body(consent.decided, consent.granted, nonce_attr) + tags
+        if consent.decided:
+            return tags + self._reopen_button(lang, nonce, csp) if self._reopen else tags
+        if not self._config.insert_banner:
             return tags
         next_attr = _attr(next_path).encode()
         banner = b"".join(
@@ -334,6 +372,25 @@ class Renderer:
             (tags, b"<style", nonce_attr, b">", self._style, b"</style>", banner,
              b"<style", nonce_attr, b">#consentkit-banner{opacity:1}</style>")
         )  # fmt: skip
+
+    def head_fragment(self, consent: Consent, nonce: str | None) -> bytes:
+        """HTML to insert before ``</head>``: the scripts categories place in ``"head"``."""
+        if self._head_tags is None:
+            return b""
+        nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
+        return self._head_tags.head(consent.decided, consent.granted, nonce_attr)
+
+    def _reopen_button(self, lang: str, nonce: str | None, csp: str | None) -> bytes:
+        """The link that reopens the preferences, with its styles when the CSP allows them.
+
+        Where the page's policy refuses the ``<style>``, the link stays unstyled,
+        in the page's flow after its content.
+        """
+        link = self._language(lang).reopen
+        if csp and not _csp_allows_inline_style(csp, nonce):
+            return link
+        nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
+        return b"".join((b"<style", nonce_attr, b">", self._reopen_style, b"</style>", link))
 
     def snippet_tags(self, consent: Consent, nonce: str | None) -> bytes:
         """The script tag, for a site that places it itself (deferred: it never blocks)."""
