@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from consentkit import Category, ConsentConfig, ConsentMiddleware, Cookie
+from consentkit import Category, ConsentConfig, ConsentMiddleware, Cookie, Script, google_tag
 
 SECRET = "benchmark-secret-key-0123456789abcdef"
 PAGE_20K = (
@@ -100,6 +100,15 @@ def variants(storage: str) -> dict[str, tuple[Any, str]]:
     consent = ConsentMiddleware(bare(), config=config(storage))
     undecided = ConsentMiddleware(bare(), config=config(storage))
     csp = ConsentMiddleware(bare(), config=config(storage, csp="enforce"))
+    # Config scripts: Google's tag in the head (live: analytics is granted), an inert one at
+    # the end of the body, so both insertion points are used.
+    scripted = config(storage)
+    categories = list(scripted.categories)
+    categories[1] = categories[1].model_copy(update={"scripts": google_tag("G-BENCH123")})
+    categories[2] = categories[2].model_copy(
+        update={"scripts": (Script(src="https://www.youtube.com/iframe_api"),)}
+    )
+    scripts = ConsentMiddleware(bare(), config=config(storage, categories=categories))
     both = f"{session_cookie()}; {consent_cookie(consent)}"
     return {
         "bare": (bare(), both),
@@ -107,6 +116,7 @@ def variants(storage: str) -> dict[str, tuple[Any, str]]:
         "consentkit": (consent, both),
         "consentkit-undecided": (undecided, session_cookie()),
         "consentkit-csp": (csp, both),
+        "consentkit-scripts": (scripts, both),
     }
 
 
