@@ -57,7 +57,7 @@ def bare() -> Starlette:
 
 
 def config(storage: str, **overrides: Any) -> ConsentConfig:
-    return ConsentConfig(
+    options: dict[str, Any] = dict(
         secret_keys=[SECRET],
         categories=[
             Category(
@@ -76,8 +76,8 @@ def config(storage: str, **overrides: Any) -> ConsentConfig:
             ),
         ],
         storage=storage,
-        **overrides,
     )
+    return ConsentConfig(**{**options, **overrides})
 
 
 def session_cookie() -> str:
