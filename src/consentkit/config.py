@@ -207,9 +207,15 @@ class Script(_Model):
     the attribute bare, ``False`` leaves it out.
     """
 
+    #: The script's URL: ``https://host/path`` (or ``http``) or a path on the site (``/js/a.js``).
     src: str | None = None
+    #: The script's code; ``<`` of ``</script``, ``<script`` and ``<!--`` is written ``\x3C``.
     inline: str | None = None
+    #: ``"head"``: before ``</head>`` (at the end of the body on a page without one);
+    #: ``"body_end"``: before ``</body>``.
     placement: Literal["head", "body_end"] = "body_end"
+    #: Further attributes (``async``, ``crossorigin``, ``integrity``, ``data-*``); no ``on*``
+    #: handlers, no ``src``, ``type`` or ``nonce``.
     attrs: dict[str, str | bool] = Field(default_factory=dict)
 
     @field_validator("src")
