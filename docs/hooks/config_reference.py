@@ -2,8 +2,8 @@
 
 A page that contains ``<!-- consentkit:config-reference -->`` (optionally followed by a
 generated reference and ``<!-- /consentkit:config-reference -->``) gets, in its place, one table
-per model (`ConsentConfig`, `Category`, `Cookie`, `Script`, `AnalyticsConfig`): every field, its type
-as written in ``consentkit/config.py``, its default as the model has it, and a description.
+per model (`ConsentConfig`, `Category`, `Cookie`, `Script`, `AnalyticsConfig`): every field, its
+type as written in ``consentkit/config.py``, its default as the model has it, and a description.
 
 Descriptions come, in order, from the field's ``description=``, from the ``#:`` comment above
 the field in ``config.py``, or from `EXTRA` below. A field with none of them is reported as
