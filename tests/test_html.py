@@ -498,3 +498,16 @@ def test_reopen_button_unstyled_where_the_csp_refuses_inline_styles(renderer: Re
     assert "<style" not in html and '<a class="ck-reopen"' in html
     allowed = renderer.fragment(DECIDED, "en", "/", "N1", "style-src 'nonce-N1'").decode()
     assert '<style nonce="N1">.ck-reopen' in allowed
+
+
+def test_inline_style_verdict_is_remembered_per_policy_not_per_nonce() -> None:
+    renderer, _ = make_renderer(make_config())
+    for nonce in ("N1aaaaaaaaaaaaaa", "N2bbbbbbbbbbbbbb", "N3cccccccccccccc"):
+        csp = f"default-src 'self'; style-src 'self' 'nonce-{nonce}'"
+        html = renderer.fragment(DECIDED, "en", "/", nonce, csp).decode()
+        assert f'<style nonce="{nonce}">.ck-reopen' in html
+    assert len(renderer._inline_style) == 1
+    # The same policy naming another nonce than the request's refuses the <style>.
+    csp = "default-src 'self'; style-src 'self' 'nonce-N1aaaaaaaaaaaaaa'"
+    assert "<style" not in renderer.fragment(DECIDED, "en", "/", "N9", csp).decode()
+    assert "<style" not in renderer.fragment(UNDECIDED, "en", "/", "N9", csp).decode()

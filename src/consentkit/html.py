@@ -278,6 +278,9 @@ class Renderer:
         )
         self._head_tags = self._tags if self._tags is not None and self._tags.has_head else None
         self._reopen = config.reopen_button and config.insert_banner
+        #: Whether a page's Content-Security-Policy lets an inline ``<style>`` apply, by the
+        #: policy with the request's nonce taken out (the rest of a site's policy rarely varies).
+        self._inline_style: dict[str, bool] = {}
         side = "right" if config.reopen_position == "bottom-right" else "left"
         self._reopen_style = _REOPEN_CSS.format(side=side).encode()
         banner = self._env.get_template("consentkit/banner.html")
@@ -365,13 +368,23 @@ class Renderer:
             part if not index % 2 else next_attr if part == _NEXT_MARK else _decision_id()
             for index, part in enumerate(self._language(lang).banner)
         )
-        if csp and not _csp_allows_inline_style(csp, nonce):
+        if csp and not self._allows_inline_style(csp, nonce):
             return tags + self._link + banner
         nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
         return b"".join(
             (tags, b"<style", nonce_attr, b">", self._style, b"</style>", banner,
              b"<style", nonce_attr, b">#consentkit-banner{opacity:1}</style>")
         )  # fmt: skip
+
+    def _allows_inline_style(self, csp: str, nonce: str | None) -> bool:
+        """`_csp_allows_inline_style`, remembered per policy (with ``'nonce-…'`` as a mark)."""
+        key = csp.replace(f"'nonce-{nonce}'", "'nonce-\x00'") if nonce else csp
+        allowed = self._inline_style.get(key)
+        if allowed is None:
+            allowed = _csp_allows_inline_style(csp, nonce)
+            if len(self._inline_style) < 256:
+                self._inline_style[key] = allowed
+        return allowed
 
     def head_fragment(self, consent: Consent, nonce: str | None) -> bytes:
         """HTML to insert before ``</head>``: the scripts categories place in ``"head"``."""
@@ -387,7 +400,7 @@ class Renderer:
         in the page's flow after its content.
         """
         link = self._language(lang).reopen
-        if csp and not _csp_allows_inline_style(csp, nonce):
+        if csp and not self._allows_inline_style(csp, nonce):
             return link
         nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
         return b"".join((b"<style", nonce_attr, b">", self._reopen_style, b"</style>", link))
