@@ -208,11 +208,16 @@ def _attr(value: str) -> str:
 class _Language:
     """The pre-rendered pieces of one language."""
 
-    def __init__(self, banner: str, declaration: Declaration, reopen: str) -> None:
+    def __init__(
+        self, banner: str, declaration: Declaration, reopen: str, reopen_style: bytes
+    ) -> None:
         # Literal parts at even indexes, placeholders at odd ones.
         self.banner = [part.encode() for part in _MARKS.split(banner)]
         self.declaration = declaration
+        #: The reopen button, bare (where the page's CSP refuses an inline <style>) ...
         self.reopen = reopen.strip().encode()
+        #: ... and the rest of it after ``<style`` and the nonce: its styles, then the link.
+        self.styled_reopen = b">" + reopen_style + b"</style>" + self.reopen
 
 
 #: The reopen button: in the page's flow after its content on narrow screens, where it
@@ -282,7 +287,7 @@ class Renderer:
         #: policy with the request's nonce taken out (the rest of a site's policy rarely varies).
         self._inline_style: dict[str, bool] = {}
         side = "right" if config.reopen_position == "bottom-right" else "left"
-        self._reopen_style = _REOPEN_CSS.format(side=side).encode()
+        reopen_style = _REOPEN_CSS.format(side=side).encode()
         banner = self._env.get_template("consentkit/banner.html")
         reopen = self._env.get_template("consentkit/reopen.html")
         self._languages: dict[str, _Language] = {}
@@ -291,7 +296,7 @@ class Renderer:
                 self._context(declaration, next_path=_NEXT, decision_id=lambda: _DECISION)
             )
             self._languages[lang] = _Language(
-                html, declaration, reopen.render(self._context(declaration))
+                html, declaration, reopen.render(self._context(declaration)), reopen_style
             )
         self._privacy = self._env.get_template("consentkit/privacy.html")
 
@@ -356,11 +361,16 @@ class Renderer:
         site prints `snippet_tags` itself and only the banner is inserted.
         """
         tags = self.snippet_tags(consent, nonce) if self._config.insert_snippet else b""
+        nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
         if self._tags is not None:
-            nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
             tags = self._tags.body(consent.decided, consent.granted, nonce_attr) + tags
         if consent.decided:
-            return tags + self._reopen_button(lang, nonce, csp) if self._reopen else tags
+            if not self._reopen:
+                return tags
+            language = self._language(lang)
+            if csp and not self._allows_inline_style(csp, nonce):
+                return tags + language.reopen
+            return b"".join((tags, b"<style", nonce_attr, language.styled_reopen))
         if not self._config.insert_banner:
             return tags
         next_attr = _attr(next_path).encode()
@@ -370,7 +380,6 @@ class Renderer:
         )
         if csp and not self._allows_inline_style(csp, nonce):
             return tags + self._link + banner
-        nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
         return b"".join(
             (tags, b"<style", nonce_attr, b">", self._style, b"</style>", banner,
              b"<style", nonce_attr, b">#consentkit-banner{opacity:1}</style>")
@@ -392,18 +401,6 @@ class Renderer:
             return b""
         nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
         return self._head_tags.head(consent.decided, consent.granted, nonce_attr)
-
-    def _reopen_button(self, lang: str, nonce: str | None, csp: str | None) -> bytes:
-        """The link that reopens the preferences, with its styles when the CSP allows them.
-
-        Where the page's policy refuses the ``<style>``, the link stays unstyled,
-        in the page's flow after its content.
-        """
-        link = self._language(lang).reopen
-        if csp and not self._allows_inline_style(csp, nonce):
-            return link
-        nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
-        return b"".join((b"<style", nonce_attr, b">", self._reopen_style, b"</style>", link))
 
     def snippet_tags(self, consent: Consent, nonce: str | None) -> bytes:
         """The script tag, for a site that places it itself (deferred: it never blocks)."""
