@@ -336,6 +336,9 @@ class Renderer:
 
     def _script(self, consent: Consent, nonce: str | None) -> bytes:
         nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
+        return self._script_tag(consent, nonce_attr)
+
+    def _script_tag(self, consent: Consent, nonce_attr: bytes) -> bytes:
         return b"".join(
             (self._head, nonce_attr, self._static_attrs, self._script_state(consent), b"></script>")
         )
@@ -360,8 +363,8 @@ class Renderer:
         to the stylesheet takes its place. With ``insert_snippet=False`` the
         site prints `snippet_tags` itself and only the banner is inserted.
         """
-        tags = self.snippet_tags(consent, nonce) if self._config.insert_snippet else b""
         nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
+        tags = self._script_tag(consent, nonce_attr) if self._config.insert_snippet else b""
         if self._tags is not None:
             tags = self._tags.body(consent.decided, consent.granted, nonce_attr) + tags
         if consent.decided:
