@@ -596,3 +596,11 @@ def test_compressed_page_without_head_end_gets_it_at_body_end(streamed: bool) ->
     parts = stream_encode("gzip", [page[:10], page[10:]]) if streamed else [gzip.compress(page)]
     body = decode("gzip", asyncio.run(inject_encoded("gzip", parts, streamed)))
     assert body == page.replace(b"</body>", HEAD_FRAGMENT + BODY_FRAGMENT + b"</body>")
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br"])
+def test_streamed_head_fragment_with_compressed_bytes_cut_anywhere(coding: str) -> None:
+    whole = ENCODE[coding](HEADED)
+    for i in range(len(whole) + 1):
+        body = asyncio.run(inject_encoded(coding, [whole[:i], whole[i:]], True))
+        assert decode(coding, body) == HEADED_OUT, i
