@@ -459,8 +459,6 @@ def test_lifespan_failure_of_an_app_that_speaks_it_is_not_hidden(
     sent, error = asyncio.run(_drive_lifespan(middleware))
     assert error is None and sent == ["lifespan.startup.failed"]
     assert not middleware._started
-
-
 @pytest.mark.parametrize(
     ("csp", "styled_inline"),
     [(None, True), ("default-src 'self'", False), ("style-src 'self' 'unsafe-inline'", True)],
