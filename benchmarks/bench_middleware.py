@@ -34,7 +34,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from consentkit import Category, CloudflareHeaders, ConsentConfig, ConsentMiddleware, Cookie, Region
+from consentkit import (
+    Category,
+    CloudflareHeaders,
+    ConsentConfig,
+    ConsentMiddleware,
+    Cookie,
+    Region,
+    Script,
+    google_tag,
+)
 
 SECRET = "benchmark-secret-key-0123456789abcdef"
 PAGE_20K = (
@@ -57,7 +66,7 @@ def bare() -> Starlette:
 
 
 def config(storage: str, **overrides: Any) -> ConsentConfig:
-    return ConsentConfig(
+    options: dict[str, Any] = dict(
         secret_keys=[SECRET],
         categories=[
             Category(
@@ -76,8 +85,8 @@ def config(storage: str, **overrides: Any) -> ConsentConfig:
             ),
         ],
         storage=storage,
-        **overrides,
     )
+    return ConsentConfig(**{**options, **overrides})
 
 
 def regional(storage: str) -> ConsentConfig:
@@ -115,6 +124,15 @@ def variants(storage: str) -> dict[str, tuple[Any, str]]:
     undecided = ConsentMiddleware(bare(), config=config(storage))
     csp = ConsentMiddleware(bare(), config=config(storage, csp="enforce"))
     regions = ConsentMiddleware(bare(), config=regional(storage))
+    # Config scripts: Google's tag in the head (live: analytics is granted), an inert one at
+    # the end of the body, so both insertion points are used.
+    scripted = config(storage)
+    categories = list(scripted.categories)
+    categories[1] = categories[1].model_copy(update={"scripts": google_tag("G-BENCH123")})
+    categories[2] = categories[2].model_copy(
+        update={"scripts": (Script(src="https://www.youtube.com/iframe_api"),)}
+    )
+    scripts = ConsentMiddleware(bare(), config=config(storage, categories=categories))
     both = f"{session_cookie()}; {consent_cookie(consent)}"
     return {
         "bare": (bare(), both),
@@ -123,6 +141,7 @@ def variants(storage: str) -> dict[str, tuple[Any, str]]:
         "consentkit-undecided": (undecided, session_cookie()),
         "consentkit-csp": (csp, both),
         "consentkit-regions": (regions, both),
+        "consentkit-scripts": (scripts, both),
     }
 
 

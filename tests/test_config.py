@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from consentkit import AnalyticsConfig, Category, ConsentConfig, Cookie
+from consentkit import AnalyticsConfig, Category, ConsentConfig, Cookie, Script
 from tests.conftest import KEY, categories
 
 
@@ -190,3 +192,104 @@ def test_consent_mode_mapping_accepts_declared_categories(
         "ad_user_data",
         "ad_personalization",
     )
+
+
+# --- Category.scripts (issue #17) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("src", "message"),
+    [
+        ("", "script src is empty"),
+        ("javascript:alert(1)", "has the scheme 'javascript'"),
+        ("JavaScript:alert(1)", "has the scheme 'JavaScript'"),
+        ("data:text/javascript,alert(1)", "has the scheme 'data'"),
+        ("vbscript:x", "has the scheme 'vbscript'"),
+        ("ftp://files.example.com/a.js", "has the scheme 'ftp'"),
+        (" https://cdn.example.com/a.js", "contains whitespace or a control character"),
+        ("https://cdn.example.com/a b.js", "contains whitespace or a control character"),
+        ("https://cdn.example.com/a.js\n", "contains whitespace or a control character"),
+        ("https://cdn.example.com/\x00.js", "contains whitespace or a control character"),
+        ("/\\evil.example/a.js", "contains a backslash"),
+        ("//cdn.example.com/a.js", "is protocol-relative; write 'https://cdn.example.com/a.js'"),
+        ("js/app.js", "is a relative path"),
+        ("app.js", "is a relative path"),
+        ("https:/cdn.example.com/a.js", "has no valid host name"),
+        ("https://", "has no valid host name"),
+        ("https://user:pw@cdn.example.com/a.js", "has user information before its host"),
+        ("https://*.example.com/a.js", "has no valid host name"),
+        ("https://exa mple.com/", "contains whitespace"),
+    ],
+)
+def test_malformed_script_src_gets_a_clear_error(src: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        Script(src=src)
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "https://www.googletagmanager.com/gtag/js?id=G-X1",
+        "http://localhost:8000/a.js",
+        "HTTPS://CDN.Example.com/a.js#x",
+        "/static/app.js?v=3",
+        "/",
+    ],
+)
+def test_script_src_accepts_http_urls_and_root_paths(src: str) -> None:
+    assert Script(src=src).src == src
+
+
+@pytest.mark.parametrize(
+    ("attrs", "message"),
+    [
+        ({"onload": "x()"}, "'onload' is an event handler"),
+        ({"OnError": "x()"}, "'OnError' is an event handler"),
+        ({"type": "module"}, "'type' is set by consentkit"),
+        ({"src": "/a.js"}, "'src' is set by consentkit"),
+        ({"SRC": "/a.js"}, "'SRC' is set by consentkit"),
+        ({"nonce": "abc"}, "'nonce' is set by consentkit"),
+        ({"data-consent": "ads"}, "'data-consent' is set by consentkit"),
+        ({"data-type": "module"}, "'data-type' is set by consentkit"),
+        ({"a b": "1"}, "'a b' is not an attribute name"),
+        ({'x"': "1"}, "is not an attribute name"),
+        ({"x>": "1"}, "'x>' is not an attribute name"),
+        ({"": "1"}, "'' is not an attribute name"),
+        ({"1x": "1"}, "'1x' is not an attribute name"),
+        ({"async": True, "ASYNC": True}, "'ASYNC' is given twice"),
+    ],
+)
+def test_malformed_script_attrs_get_a_clear_error(attrs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        Script(src="/a.js", attrs=attrs)
+
+
+def test_script_needs_exactly_one_source() -> None:
+    with pytest.raises(ValidationError, match=re.escape("exactly one of src=... and inline=...")):
+        Script()
+    with pytest.raises(ValidationError, match=re.escape("exactly one of src=... and inline=...")):
+        Script(src="/a.js", inline="x()")
+    with pytest.raises(ValidationError, match="script inline code is empty"):
+        Script(inline="  \n")
+    with pytest.raises(ValidationError, match="placement"):
+        Script(inline="x()", placement="footer")  # type: ignore[arg-type]
+
+
+def test_script_attrs_are_lowercased_and_its_host_known() -> None:
+    script = Script(src="https://CDN.example.com:8443/a.js", attrs={"CrossOrigin": "anonymous"})
+    assert script.attrs == {"crossorigin": "anonymous"}
+    assert script.host == "cdn.example.com"
+    assert Script(src="/a.js").host is None
+    assert Script(inline="x()").host is None
+
+
+def test_scripts_need_insertion(make_config: Callable[..., ConsentConfig]) -> None:
+    scripted = [*categories()[:1], Category(key="ads", label="Ads", scripts=[Script(src="/a.js")])]
+    with pytest.raises(ValidationError, match="insert_snippet and insert_banner are both off"):
+        make_config(categories=scripted, insert_snippet=False, insert_banner=False)
+    assert make_config(categories=scripted, insert_snippet=False).categories[1].scripts
+
+
+def test_reopen_position_is_checked(make_config: Callable[..., ConsentConfig]) -> None:
+    with pytest.raises(ValidationError, match="reopen_position"):
+        make_config(reopen_position="top-middle")

@@ -439,9 +439,11 @@ def test_refusing_the_sale_or_share_category_opts_out(us_client: TestClient) -> 
         "/consent", json={"action": "custom", "categories": {"ads": True}}, headers=ORIGIN
     ).json()
     assert decode(answer["gpp"]).usnat.sale_opt_out == 2  # type: ignore[union-attr]
-    # Withdrawing: undecided again, which under us_opt_out is not an opt-out.
+    # Withdrawing under us_opt_out is kept as a choice of the required categories only
+    # (nothing would turn the rest back on otherwise): an opt-out.
     answer = us_client.delete("/consent", headers=ORIGIN).json()
-    assert decode(answer["gpp"]).usnat.sale_opt_out == 2  # type: ignore[union-attr]
+    assert answer["decided"] is True and answer["granted"] == ["necessary"]
+    assert decode(answer["gpp"]).usnat.sale_opt_out == 1  # type: ignore[union-attr]
 
 
 def test_gpc_is_an_opt_out_and_fills_the_gpc_subsection(us_client: TestClient) -> None:

@@ -454,3 +454,62 @@ def test_a_content_security_policy_that_refuses_inline_styles_gets_the_styleshee
     assert ("<style" in html) is inline
     assert ('<link rel="stylesheet" href="/consent/consentkit.' in html) is not inline
     assert 'id="consentkit-banner"' in html
+
+
+# --- the reopen button (issue #17) ----------------------------------------------------------
+
+
+def test_reopen_button_after_a_decision_only(renderer: Renderer) -> None:
+    assert "ck-reopen" not in renderer.fragment(UNDECIDED, "en", "/", None).decode()
+    html = renderer.fragment(DECIDED, "en", "/", "n0nce").decode()
+    assert html.endswith(
+        '<a class="ck-reopen" href="/privacy" data-consentkit-open lang="en" dir="ltr">'
+        "Cookie settings</a>"
+    )
+    style = re.search(r'<style nonce="n0nce">(.*?)</style>', html)
+    assert style is not None
+    # In the flow on narrow screens, fixed in the corner from 48em, never in print.
+    assert ".ck-reopen{display:table;" in style.group(1)
+    assert "@media (min-width:48em){.ck-reopen{position:fixed;" in style.group(1)
+    assert "right:1rem" in style.group(1) and "left:" not in style.group(1)
+
+
+@pytest.mark.parametrize(("lang", "direction"), [("de", "ltr"), ("ar", "rtl"), ("ja", "ltr")])
+def test_reopen_button_label_in_the_visitors_language(lang: str, direction: str) -> None:
+    renderer, _ = make_renderer(make_config())
+    html = renderer.fragment(DECIDED, lang, "/", None).decode()
+    label = Translator(make_config()).texts(lang)["reopen_button"]
+    assert f'lang="{lang}" dir="{direction}">{label}</a>' in html
+
+
+def test_reopen_button_position_label_and_off_switch() -> None:
+    left, _ = make_renderer(
+        make_config(reopen_position="bottom-left", texts={"en": {"reopen_button": "Privacy"}})
+    )
+    html = left.fragment(DECIDED, "en", "/", None).decode()
+    assert "left:1rem" in html and "right:1rem" not in html and ">Privacy</a>" in html
+    off, _ = make_renderer(make_config(reopen_button=False))
+    assert "ck-reopen" not in off.fragment(DECIDED, "en", "/", None).decode()
+    # A site that renders its own banner (insert_banner=False) renders its own button too.
+    own, _ = make_renderer(make_config(insert_banner=False))
+    assert "ck-reopen" not in own.fragment(DECIDED, "en", "/", None).decode()
+
+
+def test_reopen_button_unstyled_where_the_csp_refuses_inline_styles(renderer: Renderer) -> None:
+    html = renderer.fragment(DECIDED, "en", "/", "N1", "default-src 'self'").decode()
+    assert "<style" not in html and '<a class="ck-reopen"' in html
+    allowed = renderer.fragment(DECIDED, "en", "/", "N1", "style-src 'nonce-N1'").decode()
+    assert '<style nonce="N1">.ck-reopen' in allowed
+
+
+def test_inline_style_verdict_is_remembered_per_policy_not_per_nonce() -> None:
+    renderer, _ = make_renderer(make_config())
+    for nonce in ("N1aaaaaaaaaaaaaa", "N2bbbbbbbbbbbbbb", "N3cccccccccccccc"):
+        csp = f"default-src 'self'; style-src 'self' 'nonce-{nonce}'"
+        html = renderer.fragment(DECIDED, "en", "/", nonce, csp).decode()
+        assert f'<style nonce="{nonce}">.ck-reopen' in html
+    assert len(renderer._inline_style) == 1
+    # The same policy naming another nonce than the request's refuses the <style>.
+    csp = "default-src 'self'; style-src 'self' 'nonce-N1aaaaaaaaaaaaaa'"
+    assert "<style" not in renderer.fragment(DECIDED, "en", "/", "N9", csp).decode()
+    assert "<style" not in renderer.fragment(UNDECIDED, "en", "/", "N9", csp).decode()

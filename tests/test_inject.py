@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from collections.abc import Callable
 
@@ -106,8 +107,6 @@ def test_gzip_body_without_body_end_bytes_identical(
         if message["type"] == "http.response.body":
             seen.append(message["body"])
 
-    import asyncio
-
     mw = ConsentMiddleware(app, config=make_config())
     scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""}
 
@@ -165,8 +164,6 @@ def test_injector_passes_later_messages() -> None:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    import asyncio
-
     async def go() -> None:
         injector = HtmlInjector(send, b"<X>")
         await injector.start({"type": "http.response.start", "status": 200, "headers": []}, None)
@@ -175,3 +172,86 @@ def test_injector_passes_later_messages() -> None:
 
     asyncio.run(go())
     assert b"".join(m.get("body", b"") for m in sent) == b"a<X></body></body>"
+
+
+# --- a second insertion point before </head> (config scripts placed in the head) ----------
+
+HEAD = b"<script>h()</script>"
+BODY = b"<script>b()</script>"
+HEADED = (
+    b"<!doctype html><html><HEAD><title>t</title></Head ><body><header><p>x</p></header>"
+    b"<p>hello</p></body></html>"
+)
+HEADED_OUT = HEADED.replace(b"</Head >", HEAD + b"</Head >").replace(b"</body>", BODY + b"</body>")
+
+
+async def inject_direct(
+    messages: list[bytes], streamed: bool, head: bytes = HEAD
+) -> tuple[list[Message], bytes]:
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    injector = HtmlInjector(send, BODY, head)
+    total = sum(map(len, messages))
+    headers = html_headers(None if streamed else total)
+    await injector.start(
+        {"type": "http.response.start", "status": 200, "headers": headers},
+        None if streamed else total,
+    )
+    for index, chunk in enumerate(messages):
+        await injector.send(
+            {"type": "http.response.body", "body": chunk, "more_body": index < len(messages) - 1}
+        )
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent, body
+
+
+def cuts(page: bytes) -> list[list[bytes]]:
+    """``page`` cut in two at every offset, in three at every pair near the tags, in 1-byte bits."""
+    parts = [[page[:i], page[i:]] for i in range(len(page) + 1)]
+    head_at = page.lower().find(b"</head")
+    if head_at >= 0:
+        parts += [
+            [page[:i], page[i:j], page[j:]]
+            for i in range(head_at - 2, head_at + 9)
+            for j in range(i, head_at + 10)
+        ]
+    return [*parts, [page[i : i + 1] for i in range(len(page))]]
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+def test_head_and_body_fragments_at_every_cut(streamed: bool) -> None:
+    for parts in cuts(HEADED):
+        sent, body = asyncio.run(inject_direct(parts, streamed))
+        assert body == HEADED_OUT, parts
+        if not streamed:
+            start = dict(sent[0]["headers"])
+            assert int(start[b"content-length"]) == len(HEADED_OUT)
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+def test_page_without_head_end_gets_head_fragment_at_body_end(streamed: bool) -> None:
+    page = b"<html><header>x</header><p>hello</p></BODY></html>"
+    for parts in cuts(page):
+        _, body = asyncio.run(inject_direct(parts, streamed))
+        assert body == page.replace(b"</BODY>", HEAD + BODY + b"</BODY>"), parts
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+def test_page_without_body_end_gets_only_the_head_fragment(streamed: bool) -> None:
+    page = b"<html><head><title>t</title></head><p>partial"
+    for parts in cuts(page):
+        _, body = asyncio.run(inject_direct(parts, streamed))
+        assert body == page.replace(b"</head>", HEAD + b"</head>"), parts
+    # With nothing for the head, a page without </body> stays as it was.
+    _, body = asyncio.run(inject_direct([page[:9], page[9:]], streamed, head=b""))
+    assert body == page
+
+
+def test_only_the_first_head_end_before_body_end_counts() -> None:
+    page = b"<head></head><body><pre>&lt;/head&gt; '</head>'</pre></body>"
+    _, body = asyncio.run(inject_direct([page], False))
+    assert body.count(HEAD) == 1
+    assert body.startswith(b"<head>" + HEAD + b"</head>")

@@ -19,6 +19,7 @@ from starlette.types import Message, Receive, Scope, Send
 from consentkit import ConsentConfig, ConsentMiddleware
 from consentkit.caching import private_headers
 from consentkit.encoding import MAX_DECODED, Codecs, DecodeError
+from consentkit.inject import EncodedHtmlInjector
 from tests.conftest import categories
 
 PAGE = b"<html><head><title>t</title></head><body><p>hello</p>" + b"<p>text</p>" * 200
@@ -537,3 +538,69 @@ def test_deflate_variant_kept_when_the_stream_starts_with_one_byte(
     result = serve(app_of([body[:1], b"", body[1:]], html_headers(b"deflate", None)))
     # Decoded as the same variant it came in: raw stays raw, zlib stays zlib.
     assert_inserted(decode(coding, result.body()))
+
+
+# --- the head insertion point, compressed -------------------------------------------------
+
+HEAD_FRAGMENT = b"<script>h()</script>"
+BODY_FRAGMENT = b"<script>b()</script>"
+HEADED = b"<html><head><title>t</title></HEAD><body><header>x</header><p>hello</p></body></html>"
+HEADED_OUT = HEADED.replace(b"</HEAD>", HEAD_FRAGMENT + b"</HEAD>").replace(
+    b"</body>", BODY_FRAGMENT + b"</body>"
+)
+
+
+async def inject_encoded(coding: str, messages: list[bytes], streamed: bool) -> bytes:
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    codecs = Codecs()
+    codec = codecs.get(header_value(coding))
+    assert codec is not None
+    injector = EncodedHtmlInjector(send, BODY_FRAGMENT, codec, codecs, HEAD_FRAGMENT)
+    total = sum(map(len, messages))
+    length = None if streamed else total
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": html_headers(header_value(coding), length),
+    }
+    await injector.start(start, length)
+    for index, chunk in enumerate(messages):
+        await injector.send(
+            {"type": "http.response.body", "body": chunk, "more_body": index < len(messages) - 1}
+        )
+    return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate-raw", "br"])
+def test_head_fragment_at_every_cut_of_the_decoded_page(coding: str) -> None:
+    # Streamed: each message a flushed piece of one compressed stream, cut at every offset.
+    for i in range(len(HEADED) + 1):
+        parts = stream_encode(coding, [HEADED[:i], HEADED[i:]])
+        assert decode(coding, asyncio.run(inject_encoded(coding, parts, True))) == HEADED_OUT, i
+    pieces = stream_encode(coding, [HEADED[i : i + 1] for i in range(len(HEADED))])
+    assert decode(coding, asyncio.run(inject_encoded(coding, pieces, True))) == HEADED_OUT
+    # Held: the compressed bytes cut anywhere.
+    whole = ENCODE[coding](HEADED)
+    for i in range(len(whole) + 1):
+        body = asyncio.run(inject_encoded(coding, [whole[:i], whole[i:]], False))
+        assert decode(coding, body) == HEADED_OUT, i
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+def test_compressed_page_without_head_end_gets_it_at_body_end(streamed: bool) -> None:
+    page = b"<html><p>hello</p></body></html>"
+    parts = stream_encode("gzip", [page[:10], page[10:]]) if streamed else [gzip.compress(page)]
+    body = decode("gzip", asyncio.run(inject_encoded("gzip", parts, streamed)))
+    assert body == page.replace(b"</body>", HEAD_FRAGMENT + BODY_FRAGMENT + b"</body>")
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br"])
+def test_streamed_head_fragment_with_compressed_bytes_cut_anywhere(coding: str) -> None:
+    whole = ENCODE[coding](HEADED)
+    for i in range(len(whole) + 1):
+        body = asyncio.run(inject_encoded(coding, [whole[:i], whole[i:]], True))
+        assert decode(coding, body) == HEADED_OUT, i

@@ -64,6 +64,10 @@ LIMITS = {
     "banner_text": 340,
     "privacy_overview": 480,
     **dict.fromkeys(SENTENCES, 200),
+    #: The reopen button: a pill that may wrap to two lines on a phone.
+    "reopen_button": 40,
+    #: A line under a category on the privacy page, before the host name.
+    "script_loads": 40,
 }
 
 

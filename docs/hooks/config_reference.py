@@ -2,8 +2,8 @@
 
 A page that contains ``<!-- consentkit:config-reference -->`` (optionally followed by a
 generated reference and ``<!-- /consentkit:config-reference -->``) gets, in its place, one table
-per model (`ConsentConfig`, `Category`, `Cookie`, `AnalyticsConfig`): every field, its type
-as written in ``consentkit/config.py``, its default as the model has it, and a description.
+per model (`ConsentConfig`, `Category`, `Cookie`, `Script`, `AnalyticsConfig`): every field, its
+type as written in ``consentkit/config.py``, its default as the model has it, and a description.
 
 Descriptions come, in order, from the field's ``description=``, from the ``#:`` comment above
 the field in ``config.py``, or from `EXTRA` below. A field with none of them is reported as
@@ -37,7 +37,7 @@ MARKER = "<!-- consentkit:config-reference -->"
 END_MARKER = "<!-- /consentkit:config-reference -->"
 PAGE = Path(__file__).resolve().parents[1] / "configuration.md"
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
-MODELS = ("ConsentConfig", "Category", "Cookie", "AnalyticsConfig")
+MODELS = ("ConsentConfig", "Category", "Cookie", "Script", "AnalyticsConfig")
 log = logging.getLogger("mkdocs.plugins.consentkit.config_reference")
 
 #: Descriptions of fields that have no ``#:`` comment in ``config.py``.

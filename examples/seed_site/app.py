@@ -25,6 +25,7 @@ from consentkit import (
     ConsentConfig,
     ConsentMiddleware,
     Cookie,
+    Script,
     templating,
 )
 
@@ -71,6 +72,24 @@ def build_config(*, storage: str, secret_keys: list[str], dashboard_password: st
                     "sections of the website you find most interesting and useful. "
                     "First-party only: nothing is shared."
                 ),
+                cookies=[
+                    Cookie(
+                        name="demo_tag",
+                        provider="Analytics tag (simulated locally)",
+                        purpose="Set by the analytics tag once it loads.",
+                        duration="session",
+                    )
+                ],
+                # The analytics tag, as a site adds Google's (google_tag("G-...")): the queue
+                # first, then the loader; live once "analytics" is allowed, inert before.
+                scripts=[
+                    Script(
+                        inline="window.demoTag=window.demoTag||[];"
+                        "demoTag.push(['pageview',location.pathname]);",
+                        placement="head",
+                    ),
+                    Script(src="/static/analytics-tag.js", placement="head", attrs={"defer": True}),
+                ],
             ),
             Category(
                 key="marketing",

@@ -6,7 +6,7 @@ visitor's choice, consent-gated first-party analytics, a privacy overview
 page and a tamper-evident consent log.
 """
 
-from consentkit.config import AnalyticsConfig, Category, ConsentConfig, Cookie
+from consentkit.config import AnalyticsConfig, Category, ConsentConfig, Cookie, Script
 from consentkit.consent import Consent, get_consent
 from consentkit.middleware import ConsentMiddleware
 from consentkit.regions import (
@@ -20,6 +20,7 @@ from consentkit.regions import (
     RegionSource,
     VercelHeaders,
 )
+from consentkit.tags import google_tag, google_tag_manager
 
 __all__ = [
     "AnalyticsConfig",
@@ -36,8 +37,11 @@ __all__ = [
     "Jurisdiction",
     "Region",
     "RegionSource",
+    "Script",
     "VercelHeaders",
     "get_consent",
+    "google_tag",
+    "google_tag_manager",
 ]
 
 __version__ = "0.1.0"

@@ -35,6 +35,7 @@ __all__ = [
     "Category",
     "ConsentConfig",
     "Cookie",
+    "Script",
 ]
 
 #: The longest a decision may be remembered: 13 months (CNIL guidance), as days.
@@ -137,6 +138,139 @@ def _without_inputs(error: ValidationError) -> ValidationError:
     return ValidationError.from_exception_data(error.title, details, hide_input=True)
 
 
+#: What a script attribute name may look like (lowercased): letters, digits, ``-``, ``_``,
+#: ``.`` and ``:``, starting with a letter.
+_ATTR_NAME = re.compile(r"^[a-z][a-z0-9_.:-]*$")
+#: Attributes consentkit writes itself on a script tag, or that would change what runs.
+_RESERVED_ATTRS = frozenset(
+    {"src", "type", "nonce", "data-type", "data-consent", "data-consentkit-ran", "srcdoc"}
+)
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def _check_src(value: str) -> str:
+    """A script URL: ``http(s)://host/...`` or a root-relative ``/path``; an error otherwise."""
+    if not value:
+        raise ValueError("script src is empty")
+    bad = next((c for c in value if c.isspace() or ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise ValueError(
+            f"script src {value!r} contains whitespace or a control character ({bad!r}); "
+            "percent-encode it"
+        )
+    if "\\" in value:
+        raise ValueError(
+            f"script src {value!r} contains a backslash, which browsers read as '/'; use '/'"
+        )
+    if value.startswith("//"):
+        raise ValueError(
+            f"script src {value!r} is protocol-relative; write 'https:{value}' in full"
+        )
+    if value.startswith("/"):
+        return value
+    scheme = _URL_SCHEME.match(value)
+    if scheme is None:
+        raise ValueError(
+            f"script src {value!r} is a relative path, which would differ from page to page; "
+            "start it with '/' or give an http(s) URL"
+        )
+    if scheme[1].lower() not in ("http", "https"):
+        raise ValueError(
+            f"script src {value!r} has the scheme {scheme[1]!r}; "
+            "only http(s) URLs and '/' paths can be loaded"
+        )
+    rest = value[len(scheme[0]) :]
+    host = (
+        rest[2:].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0] if rest.startswith("//") else ""
+    )
+    if "@" in host:
+        raise ValueError(f"script src {value!r} has user information before its host; remove it")
+    if not _HOST.match(host.lower()) or host.startswith("*"):
+        raise ValueError(f"script src {value!r} has no valid host name (https://host/path)")
+    return value
+
+
+def script_host(src: str) -> str | None:
+    """The host a script ``src`` loads from (lowercased, without port), or ``None`` for a path."""
+    if src.startswith("/"):
+        return None
+    host = src.split("//", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return host.rsplit(":", 1)[0].lower() if ":" in host else host.lower()
+
+
+class Script(_Model):
+    """A script a category loads: an external ``src`` or ``inline`` code, not both.
+
+    consentkit inserts it into every HTML page it inserts into: as a live
+    ``<script>`` (with the request's CSP nonce) for a visitor who granted the
+    category, as an inert ``<script type="text/plain">`` the snippet runs on a
+    later grant for everybody else. ``placement`` is ``"head"`` (before
+    ``</head>``) or ``"body_end"`` (before ``</body>``). ``attrs`` are further
+    attributes (``{"async": True, "crossorigin": "anonymous"}``): ``True`` writes
+    the attribute bare, ``False`` leaves it out.
+    """
+
+    #: The script's URL: ``https://host/path`` (or ``http``) or a path on the site (``/js/a.js``).
+    src: str | None = None
+    #: The script's code; ``<`` of ``</script``, ``<script`` and ``<!--`` is written ``\x3C``.
+    inline: str | None = None
+    #: ``"head"``: before ``</head>`` (at the end of the body on a page without one);
+    #: ``"body_end"``: before ``</body>``.
+    placement: Literal["head", "body_end"] = "body_end"
+    #: Further attributes (``async``, ``crossorigin``, ``integrity``, ``data-*``); no ``on*``
+    #: handlers, no ``src``, ``type`` or ``nonce``.
+    attrs: dict[str, str | bool] = Field(default_factory=dict)
+
+    @field_validator("src")
+    @classmethod
+    def _check_src(cls, value: str | None) -> str | None:
+        return None if value is None else _check_src(value)
+
+    @field_validator("inline")
+    @classmethod
+    def _check_inline(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("script inline code is empty")
+        return value
+
+    @field_validator("attrs")
+    @classmethod
+    def _check_attrs(cls, value: dict[str, str | bool]) -> dict[str, str | bool]:
+        checked: dict[str, str | bool] = {}
+        for raw, attr in value.items():
+            name = raw.lower()
+            if not _ATTR_NAME.match(name):
+                raise ValueError(
+                    f"script attribute {raw!r} is not an attribute name "
+                    "(a letter, then letters, digits, '-', '_', '.' or ':')"
+                )
+            if name.startswith("on"):
+                raise ValueError(
+                    f"script attribute {raw!r} is an event handler; put the code in a "
+                    "Script(inline=...) instead"
+                )
+            if name in _RESERVED_ATTRS:
+                raise ValueError(
+                    f"script attribute {raw!r} is set by consentkit "
+                    "(use Script(src=...) for the URL; the type is how consent holds it back)"
+                )
+            if name in checked:
+                raise ValueError(f"script attribute {raw!r} is given twice")
+            checked[name] = attr
+        return checked
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Script:
+        if (self.src is None) == (self.inline is None):
+            raise ValueError("a Script needs exactly one of src=... and inline=...")
+        return self
+
+    @property
+    def host(self) -> str | None:
+        """The host the script loads from, ``None`` for inline code or a path on the site."""
+        return None if self.src is None else script_host(self.src)
+
+
 class Cookie(_Model):
     """One cookie a category may set.
 
@@ -187,6 +321,9 @@ class Category(_Model):
     #: Under the ``us_opt_out`` regime: the category sells or shares personal information
     #: (advertising, cross-site tracking), so it is on until the visitor opts out.
     sale_or_share: bool = False
+    #: Scripts inserted into every page: live once the category is granted, inert before
+    #: (see docs/adding-tags.md).
+    scripts: Annotated[Sequence[Script], _TUPLE] = ()
 
     @field_validator("key")
     @classmethod
@@ -294,6 +431,13 @@ class ConsentConfig(_Model):
     #: Folders searched for templates (``consentkit/privacy.html`` ...) before the package's own.
     template_dirs: Annotated[Sequence[str], _TUPLE] = ()
     insert_banner: bool = True
+    #: After a decision, a small "Cookie settings" link at the end of every page that reopens
+    #: the preferences (the privacy page without JavaScript). Its label is the ``reopen_button``
+    #: text (override it per language in ``texts``).
+    reopen_button: bool = True
+    #: Where the reopen button floats on screens at least 48em (768 px) wide; narrower
+    #: screens show it in the page's flow after its content, where it covers nothing.
+    reopen_position: Literal["bottom-right", "bottom-left"] = "bottom-right"
     default_language: str = "en"
     #: The languages offered to visitors; default: every language consentkit ships.
     languages: Annotated[Sequence[str], _TUPLE] = Field(
@@ -495,6 +639,13 @@ class ConsentConfig(_Model):
         object.__setattr__(self, "texts", texts)
         object.__setattr__(self, "default_language", default)
         self._check_csp()
+        if not (self.insert_snippet or self.insert_banner) and any(
+            c.scripts for c in self.categories
+        ):
+            raise ValueError(
+                "categories declare scripts, but insert_snippet and insert_banner are both "
+                "off, so consentkit inserts nothing into pages: turn one on"
+            )
         return self
 
     def _check_csp(self) -> None:

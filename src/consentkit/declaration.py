@@ -125,4 +125,6 @@ def _category(category: Category, texts: Mapping[str, str]) -> dict[str, Any]:
             }
             for cookie in category.cookies
         ],
+        # The hosts its scripts load from, for the privacy page ("Loads www.example.com").
+        "loads": list(dict.fromkeys(s.host for s in category.scripts if s.host is not None)),
     }

@@ -25,6 +25,7 @@ from consentkit.consent_mode import default_commands
 from consentkit.declaration import Declaration
 from consentkit.encoding import compress, negotiate
 from consentkit.optout import OPT_OUT_PATH
+from consentkit.tags import ScriptTags
 
 __all__ = ["Assets", "Renderer"]
 
@@ -211,7 +212,13 @@ class _Language:
     """The pre-rendered pieces of one language."""
 
     def __init__(
-        self, banner: str, notice: str, opt_out_link: str, declaration: Declaration
+        self,
+        banner: str,
+        notice: str,
+        opt_out_link: str,
+        declaration: Declaration,
+        reopen: str,
+        reopen_style: bytes,
     ) -> None:
         # Literal parts at even indexes, placeholders at odd ones.
         self.banner = [part.encode() for part in _MARKS.split(banner)]
@@ -220,6 +227,25 @@ class _Language:
         #: The ``us_opt_out`` regime's "Do Not Sell or Share" link.
         self.opt_out_link = opt_out_link.encode()
         self.declaration = declaration
+        #: The reopen button, bare (where the page's CSP refuses an inline <style>) ...
+        self.reopen = reopen.strip().encode()
+        #: ... and the rest of it after ``<style`` and the nonce: its styles, then the link.
+        self.styled_reopen = b">" + reopen_style + b"</style>" + self.reopen
+
+
+#: The reopen button: in the page's flow after its content on narrow screens, where it
+#: covers nothing; fixed in a corner from 48em. Colours from the banner's custom properties.
+_REOPEN_CSS = (
+    ".ck-reopen{{display:table;margin:1.5rem auto;padding:.55rem 1rem;border-radius:2rem;"
+    "font:600 15px/1.3 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
+    "color:#fff;background:var(--ck-acc,#1d4ed8);text-decoration:none;"
+    "box-shadow:0 .25rem 1rem rgb(16 24 40/.25)}}"
+    ".ck-reopen:hover{{background:#1e3a8a}}"
+    ".ck-reopen:focus-visible{{outline:3px solid var(--ck-acc,#1d4ed8);outline-offset:2px}}"
+    "@media (min-width:48em){{.ck-reopen{{position:fixed;z-index:2147482000;bottom:1rem;"
+    "{side}:1rem;margin:0}}}}"
+    "@media print{{.ck-reopen{{display:none}}}}"
+)
 
 
 def new_decision_id() -> str:
@@ -276,9 +302,22 @@ class Renderer:
         self._gpp_plain = b"<script>" + self._gpp_stub + self._gpp_head
         self._gpp_tails: dict[str, bytes] = {}
         self._granted_attrs: dict[tuple[bool, frozenset[str]], bytes] = {}
+        self._tags = (
+            ScriptTags(config.categories, frozenset(self._required), gcm)
+            if any(c.scripts for c in config.categories)
+            else None
+        )
+        self._head_tags = self._tags if self._tags is not None and self._tags.has_head else None
+        self._reopen = config.reopen_button and config.insert_banner
+        #: Whether a page's Content-Security-Policy lets an inline ``<style>`` apply, by the
+        #: policy with the request's nonce taken out (the rest of a site's policy rarely varies).
+        self._inline_style: dict[str, bool] = {}
+        side = "right" if config.reopen_position == "bottom-right" else "left"
+        reopen_style = _REOPEN_CSS.format(side=side).encode()
         banner = self._env.get_template("consentkit/banner.html")
         notice = self._env.get_template("consentkit/notice.html")
         link = self._env.get_template("consentkit/opt_out_link.html")
+        reopen = self._env.get_template("consentkit/reopen.html")
         self._languages: dict[str, _Language] = {}
         for lang, declaration in declarations.items():
             context = self._context(declaration, next_path=_NEXT, decision_id=lambda: _DECISION)
@@ -287,6 +326,8 @@ class Renderer:
                 notice.render(context),
                 link.render(context, opt_out_path=config.prefix + OPT_OUT_PATH),
                 declaration,
+                reopen.render(self._context(declaration)),
+                reopen_style,
             )
 
     def _context(self, declaration: Declaration, **extra: Any) -> dict[str, Any]:
@@ -325,6 +366,9 @@ class Renderer:
 
     def _script(self, consent: Consent, nonce: str | None) -> bytes:
         nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
+        return self._script_tag(consent, nonce_attr)
+
+    def _script_tag(self, consent: Consent, nonce_attr: bytes) -> bytes:
         return b"".join(
             (self._head, nonce_attr, self._static_attrs, self._script_state(consent), b"></script>")
         )
@@ -338,12 +382,15 @@ class Renderer:
         csp: str | None = None,
         regime: str = "opt_in",
     ) -> bytes:
-        """HTML to insert before ``</body>``: the script and what the ``regime`` shows.
+        """HTML to insert before ``</body>``: the scripts, the snippet, what ``regime`` shows.
 
-        ``opt_in``: the banner, until the visitor decides. ``us_opt_out``: the
-        "Do Not Sell or Share" link, always (no banner: nothing waits for a
-        choice). ``notice``: an informational notice with a dismiss button,
-        until it is dismissed. ``none``: the script only.
+        The categories' ``"body_end"`` scripts come first (live or inert), then
+        the snippet's tag (after the IAB ``__gpp`` tags under ``us_opt_out``).
+        Then ``opt_in``: the banner, until the visitor decides. ``us_opt_out``:
+        the "Do Not Sell or Share" link, always (no banner: nothing waits for
+        a choice). ``notice``: an informational notice with a dismiss button,
+        until it is dismissed. ``none``: nothing more. A visitor who decided
+        gets the reopen button (``reopen_button``).
 
         The banner brings its styles in a ``<style>`` (with the nonce), so no
         stylesheet blocks the page; when ``csp`` (the response's
@@ -351,26 +398,53 @@ class Renderer:
         to the stylesheet takes its place. With ``insert_snippet=False`` the
         site prints `snippet_tags` itself and only the banner is inserted.
         """
-        tags = self.snippet_tags(consent, nonce) if self._config.insert_snippet else b""
+        nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
+        tags = b""
+        if self._config.insert_snippet:
+            tags = self._script_tag(consent, nonce_attr)
+            if consent.gpp is not None:
+                tags = self.gpp_tags(consent.gpp, nonce) + tags
+        if self._tags is not None:
+            tags = self._tags.body(consent.decided, consent.granted, nonce_attr) + tags
         if not self._config.insert_banner or regime == "none":
             return tags
-        if regime == "us_opt_out":
-            return tags + self._language(lang).opt_out_link
-        if consent.decided:
-            return tags
         language = self._language(lang)
+        if regime == "us_opt_out":
+            tags += language.opt_out_link
+        if consent.decided or regime == "us_opt_out":
+            if not (consent.decided and self._reopen):
+                return tags
+            if csp and not self._allows_inline_style(csp, nonce):
+                return tags + language.reopen
+            return b"".join((tags, b"<style", nonce_attr, language.styled_reopen))
         next_attr = _attr(next_path).encode()
         banner = b"".join(
             part if not index % 2 else next_attr if part == _NEXT_MARK else _decision_id()
             for index, part in enumerate(language.notice if regime == "notice" else language.banner)
         )
-        if csp and not _csp_allows_inline_style(csp, nonce):
+        if csp and not self._allows_inline_style(csp, nonce):
             return tags + self._link + banner
-        nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
         return b"".join(
             (tags, b"<style", nonce_attr, b">", self._style, b"</style>", banner,
              b"<style", nonce_attr, b">#consentkit-banner{opacity:1}</style>")
         )  # fmt: skip
+
+    def _allows_inline_style(self, csp: str, nonce: str | None) -> bool:
+        """`_csp_allows_inline_style`, remembered per policy (with ``'nonce-…'`` as a mark)."""
+        key = csp.replace(f"'nonce-{nonce}'", "'nonce-\x00'") if nonce else csp
+        allowed = self._inline_style.get(key)
+        if allowed is None:
+            allowed = _csp_allows_inline_style(csp, nonce)
+            if len(self._inline_style) < 256:
+                self._inline_style[key] = allowed
+        return allowed
+
+    def head_fragment(self, consent: Consent, nonce: str | None) -> bytes:
+        """HTML to insert before ``</head>``: the scripts categories place in ``"head"``."""
+        if self._head_tags is None:
+            return b""
+        nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
+        return self._head_tags.head(consent.decided, consent.granted, nonce_attr)
 
     def snippet_tags(self, consent: Consent, nonce: str | None) -> bytes:
         """The script tag, for a site that places it itself (deferred: it never blocks).

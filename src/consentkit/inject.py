@@ -1,5 +1,9 @@
 """Inserting the snippet and banner before ``</body>`` of an HTML response.
 
+An injector may also carry a ``head`` fragment (the scripts a site placed in
+``"head"``): it goes before the first ``</head>``, or, on a page without one,
+just before the body fragment at ``</body>``.
+
 A response with a ``Content-Length`` is held until its body is complete
 (it is usually one message), then sent once with the length fixed. A
 streamed response (no length) is passed on as it comes, holding back only
@@ -14,6 +18,7 @@ strong ``ETag`` (it becomes weak).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from starlette.types import Message, Send
@@ -26,6 +31,10 @@ __all__ = ["MAX_BUFFERED", "EncodedHtmlInjector", "HtmlInjector"]
 MAX_BUFFERED = 4 * 1024 * 1024
 _TAG = b"</body"
 _HOLD = len(_TAG) - 1
+#: ``</head`` ending its name (so not ``</header>``).
+_HEAD_END = re.compile(rb"</head[\s/>]", re.IGNORECASE)
+#: What could be a ``</head`` whose next byte has not come yet (covers a cut ``</body`` too).
+_HEAD_HOLD = len(b"</head")
 
 
 def find_body_end(body: bytes) -> int:
@@ -56,40 +65,109 @@ def changed_headers(headers: Headers, length: int | None) -> Headers:
     return fixed
 
 
-def _splice(held: bytes, chunk: bytes, more: bool, fragment: bytes) -> tuple[bytes, bytes, bool]:
-    """One part of a stream: ``(to send, to hold back, fragment inserted)``."""
-    chunk = held + chunk
-    index = find_body_end(chunk)
-    if index >= 0:
-        return chunk[:index] + fragment + chunk[index:], b"", True
-    if more:
-        # Hold back what could be the start of a "</body" cut in two.
-        return chunk[:-_HOLD], chunk[-_HOLD:], False
-    return chunk, b"", False
+def find_head_end(body: bytes, end: int) -> int:
+    """The offset of the first ``</head>`` (any case) in ``body[:end]``, or -1."""
+    match = _HEAD_END.search(body, 0, end)
+    return -1 if match is None else match.start()
+
+
+Pieces = list[bytes | memoryview]
+
+
+def insert(body: bytes, head: bytes, fragment: bytes) -> Pieces | None:
+    """``body`` in pieces with ``head`` before ``</head>`` and ``fragment`` before ``</body>``.
+
+    ``None`` when there is nowhere to insert. Without ``</head>``, ``head`` goes
+    just before ``fragment``; without ``</body>``, only ``head`` is inserted
+    (as a streamed page would get it).
+    """
+    body_end = find_body_end(body)
+    head_end = find_head_end(body, len(body) if body_end < 0 else body_end) if head else -1
+    view = memoryview(body)
+    if head_end >= 0:
+        if body_end < 0:
+            return [view[:head_end], head, view[head_end:]]
+        return [view[:head_end], head, view[head_end:body_end], fragment, view[body_end:]]
+    if body_end < 0:
+        return None
+    return [view[:body_end], head, fragment, view[body_end:]]
+
+
+class _Splicer:
+    """Inserts the fragments into a stream of parts, holding back only a possible cut tag."""
+
+    __slots__ = ("_fragment", "_head", "_held", "_in_head", "done")
+
+    def __init__(self, head: bytes, fragment: bytes) -> None:
+        self._head = head
+        self._fragment = fragment
+        self._held = b""
+        #: Still looking for ``</head>`` (only when there is something to put there).
+        self._in_head = bool(head)
+        #: Both fragments are in: the rest passes as it comes.
+        self.done = False
+
+    def feed(self, chunk: bytes, more: bool) -> bytes:
+        """The part of the stream that can go now; with ``more=False``, all the rest."""
+        chunk = self._held + chunk if self._held else chunk
+        self._held = b""
+        out: list[bytes] = []
+        if self._in_head:
+            body_end = find_body_end(chunk)
+            head_end = find_head_end(chunk, len(chunk) if body_end < 0 else body_end)
+            if head_end >= 0:
+                self._in_head = False
+                out += (chunk[:head_end], self._head)
+                chunk = chunk[head_end:]
+            elif body_end >= 0:
+                self._in_head = False
+                self.done = True
+                return b"".join((chunk[:body_end], self._head, self._fragment, chunk[body_end:]))
+            elif more:
+                self._held = chunk[-_HEAD_HOLD:]
+                return chunk[:-_HEAD_HOLD]
+            else:
+                return chunk
+        index = find_body_end(chunk)
+        if index >= 0:
+            self.done = True
+            out += (chunk[:index], self._fragment, chunk[index:])
+        elif more:
+            # Hold back what could be the start of a "</body" cut in two.
+            out.append(chunk[:-_HOLD])
+            self._held = chunk[-_HOLD:]
+        else:
+            out.append(chunk)
+        return b"".join(out) if len(out) > 1 else out[0]
+
+    def rest(self) -> bytes:
+        """What is still held back, at the end of the stream."""
+        held, self._held = self._held, b""
+        return held
 
 
 class HtmlInjector:
-    """A send wrapper for one HTML response that inserts ``fragment``.
+    """A send wrapper for one HTML response that inserts ``fragment`` (and ``head``).
 
     Call `start` with the response-start message, then pass every later
     message to `send`.
     """
 
-    __slots__ = ("_buffer", "_chunks", "_done", "_fragment", "_send", "_start", "_streaming")
+    __slots__ = ("_chunks", "_done", "_fragment", "_head", "_send", "_splicer", "_start")
 
-    def __init__(self, send: Send, fragment: bytes) -> None:
+    def __init__(self, send: Send, fragment: bytes, head: bytes = b"") -> None:
         self._send = send
         self._fragment = fragment
+        self._head = head
         self._start: Message | None = None
-        self._buffer = b""
         self._chunks: list[bytes] = []
-        self._streaming = False
+        self._splicer: _Splicer | None = None
         self._done = False
 
     async def start(self, message: Message, content_length: int | None) -> None:
         """Take the response start; it is sent now (streaming) or with the body."""
         if content_length is None:
-            self._streaming = True
+            self._splicer = _Splicer(self._head, self._fragment)
             # The body may change on the way: the ETag may no longer claim identical bytes.
             await self._send(
                 {**message, "headers": changed_headers(message.get("headers", []), None)}
@@ -102,8 +180,8 @@ class HtmlInjector:
         if message["type"] != "http.response.body" or self._done:
             await self._send(message)
             return
-        if self._streaming:
-            await self._stream(message)
+        if self._splicer is not None:
+            await self._stream(message, self._splicer)
         else:
             await self._buffered(message)
 
@@ -116,20 +194,18 @@ class HtmlInjector:
         body = b"".join((*self._chunks, chunk)) if self._chunks else chunk
         self._chunks = []
         self._done = True
-        index = find_body_end(body)
-        if index >= 0:
-            view = memoryview(body)
-            body = b"".join((view[:index], self._fragment, view[index:]))
+        pieces = insert(body, self._head, self._fragment)
+        if pieces is not None:
+            body = b"".join(pieces)
             headers = changed_headers(self._start.get("headers", []), len(body))
             self._start = {**self._start, "headers": headers}
         await self._send(self._start)
         await self._send({"type": "http.response.body", "body": body, "more_body": False})
 
-    async def _stream(self, message: Message) -> None:
+    async def _stream(self, message: Message, splicer: _Splicer) -> None:
         more = message.get("more_body", False)
-        chunk, self._buffer, self._done = _splice(
-            self._buffer, message.get("body", b""), more, self._fragment
-        )
+        chunk = splicer.feed(message.get("body", b""), more)
+        self._done = splicer.done
         await self._send({"type": "http.response.body", "body": chunk, "more_body": more})
 
 
@@ -159,17 +235,20 @@ class EncodedHtmlInjector:
         "_decoder",
         "_encoder",
         "_fragment",
-        "_held",
-        "_inserted",
+        "_head",
         "_passing",
         "_send",
+        "_splicer",
         "_start",
         "_streaming",
     )
 
-    def __init__(self, send: Send, fragment: bytes, codec: Codec, codecs: Codecs) -> None:
+    def __init__(
+        self, send: Send, fragment: bytes, codec: Codec, codecs: Codecs, head: bytes = b""
+    ) -> None:
         self._send = send
         self._fragment = fragment
+        self._head = head
         self._codec = codec
         self._codecs = codecs
         self._start: Message | None = None
@@ -178,8 +257,7 @@ class EncodedHtmlInjector:
         self._passing = False
         self._decoder: Decoder | None = None
         self._encoder: Encoder | None = None
-        self._held = b""
-        self._inserted = False
+        self._splicer = _Splicer(head, fragment)
 
     async def start(self, message: Message, content_length: int | None) -> None:
         """Take the response start; it is sent with the first body message."""
@@ -229,19 +307,12 @@ class EncodedHtmlInjector:
             text = None
         except _TooLarge:
             text = None
-        index = find_body_end(text) if text is not None else -1
-        if text is None or index < 0:
+        pieces = insert(text, self._head, self._fragment) if text is not None else None
+        if pieces is None:
             await self._pass({"type": "http.response.body", "body": body, "more_body": False})
             return
         encoder = decoder.encoder()
-        encoded = b"".join(
-            (
-                encoder.encode(text[:index]),
-                encoder.encode(self._fragment),
-                encoder.encode(text[index:]),
-                encoder.finish(),
-            )
-        )
+        encoded = b"".join((*(encoder.encode(bytes(piece)) for piece in pieces), encoder.finish()))
         headers = changed_headers(self._start.get("headers", []), len(encoded))
         self._passing = True
         await self._send({**self._start, "headers": headers})
@@ -271,17 +342,14 @@ class EncodedHtmlInjector:
         else:
             pieces = decoder.decode(chunk)
         encoder = self._encoder
+        splicer = self._splicer
         out: list[bytes] = []
         try:
             for piece in pieces:
                 if encoder is None:
                     # Made once the decoder has seen the stream (raw or zlib-wrapped deflate).
                     encoder = self._encoder = decoder.encoder()
-                if self._inserted:
-                    out.append(encoder.encode(piece))
-                    continue
-                text, self._held, self._inserted = _splice(self._held, piece, True, self._fragment)
-                out.append(encoder.encode(text))
+                out.append(encoder.encode(piece if splicer.done else splicer.feed(piece, True)))
             if not more:
                 decoder.finish()
         except DecodeError as exc:
@@ -295,7 +363,6 @@ class EncodedHtmlInjector:
         if more:
             out.append(encoder.flush())
         else:
-            out.append(encoder.encode(self._held))
-            self._held = b""
+            out.append(encoder.encode(splicer.rest()))
             out.append(encoder.finish())
         await self._send({"type": "http.response.body", "body": b"".join(out), "more_body": more})

@@ -299,18 +299,20 @@ class ConsentMiddleware:
             if headers is not message.get("headers"):
                 message = {**message, "headers": headers}
             if inject:
+                nonce = self.nonce(scope)
                 fragment = self.renderer.fragment(
                     consent,
                     self.language(scope),
                     _next_path(scope),
-                    self.nonce(scope),
+                    nonce,
                     csp,
                     regime,
                 )
+                head = self.renderer.head_fragment(consent, nonce)
                 injector = (
-                    HtmlInjector(send, fragment)
+                    HtmlInjector(send, fragment, head)
                     if codec is None
-                    else EncodedHtmlInjector(send, fragment, codec, self.codecs)
+                    else EncodedHtmlInjector(send, fragment, codec, self.codecs, head)
                 )
                 await injector.start(message, length)
                 return

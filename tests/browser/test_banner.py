@@ -132,8 +132,9 @@ def test_reopen_escape_records_nothing_and_withdraw_removes_cookies(
     assert cookie_names(context) >= ANALYTICS
     before = state(page)
 
-    # Reopen from any element; Escape closes, records nothing, gives focus back.
-    link = page.get_by_role("link", name="Cookie settings")
+    # Reopen from any element (here the site's own link, not consentkit's reopen button);
+    # Escape closes, records nothing, gives focus back.
+    link = page.get_by_role("main").get_by_role("link", name="Cookie settings")
     link.click()
     dialog = page.get_by_role("dialog", name="Privacy preferences")
     dialog.wait_for()

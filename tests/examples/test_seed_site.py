@@ -243,3 +243,17 @@ def test_cookie_audit_of_the_demo_passes(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "demo_video" in result.stdout  # set only by the gated script, in the browser
+
+
+def test_analytics_tag_comes_from_the_config(client: TestClient) -> None:
+    head = client.get("/").text.split("</head>")[0]
+    assert '<script type="text/plain" data-consent="analytics">window.demoTag=' in head
+    assert (
+        '<script type="text/plain" data-consent="analytics" src="/static/analytics-tag.js" defer>'
+        in head
+    )
+    client.post("/consent", json={"action": "accept_all"}, headers=ORIGIN)
+    head = client.get("/").text.split("</head>")[0]
+    assert "<script>window.demoTag=" in head
+    assert '<script src="/static/analytics-tag.js" defer></script>' in head
+    assert client.get("/static/analytics-tag.js").status_code == 200

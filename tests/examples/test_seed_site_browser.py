@@ -72,10 +72,15 @@ def test_demo_in_a_browser(browser: Any, tmp_path: Path) -> None:
 
         banner.click()
         page.wait_for_selector(".player .play")  # the marketing script ran: the local player
+        # The analytics tag from the config ran on the grant, without a reload: one page view.
+        page.wait_for_function(
+            "() => window.demoTag && window.demoTag.seen && window.demoTag.seen.length === 1"
+        )
         assert not page.get_by_role("button", name="Accept all").is_visible()
         cookies = {c["name"]: c for c in context.cookies()}
         assert cookies["consentkit"]["httpOnly"]
         assert "demo_video" in cookies
+        assert cookies["demo_tag"]["value"] == "1"
 
         page.goto("/reports/ai-pulse")
         assert page.get_by_role("button", name="Accept all").count() == 0
