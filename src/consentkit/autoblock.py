@@ -1,0 +1,562 @@
+"""Automatic blocking: gating the tags of third-party hosts in the HTML consentkit serves.
+
+With ``ConsentConfig(auto_block=True)``, every ``<script src>``, ``<iframe src>``
+and ``<img src>`` whose URL's host is listed in the ``hosts`` of a category the
+visitor has not granted is rewritten, as the page streams through, into the
+form the snippet activates once the category is granted:
+
+- ``<script src="https://t.example/a.js">`` gets ``type="text/plain"`` (a
+  ``type`` it had moves to ``data-type``) and ``data-consent="KEY"``; a browser
+  fetches no script of that type;
+- ``<iframe>`` and ``<img>`` get ``data-src`` (and ``data-srcset``) instead of
+  ``src`` (``srcset``) and ``data-consent="KEY"``; an iframe is also hidden
+  behind a placeholder (a box naming the category, a button that grants it with
+  or without JavaScript, a link to the privacy page) rendered just before it.
+
+Everything else passes byte for byte. `TagRewriter` is streaming: it holds back
+only a tag cut by a message boundary (at most `MAX_TAG` bytes; a longer tag is
+passed on untouched) and never rewrites inside ``<script>``, ``<style>``,
+``<textarea>``, ``<title>`` or comments. Tags already gated (``type="text/plain"``
+or any ``data-consent``) are left alone.
+
+`AutoBlocker` is built once per middleware; `AutoBlocker.rules` gives the
+(cached) `BlockRules` of a granted set, or ``None`` when nothing is blocked for
+it (every hosted category granted): then the response is not touched at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from html import escape
+
+from consentkit.config import Category
+
+__all__ = ["MAX_TAG", "AutoBlocker", "BlockRules", "TagRewriter", "url_host"]
+
+#: A start tag longer than this (bytes) is passed on untouched rather than held.
+MAX_TAG = 16 * 1024
+# Rule sets kept per middleware (one per distinct set of denied hosted categories).
+_MAX_RULES = 256
+
+# Where the text stops being markup: a comment, or an element whose content is text.
+# Matched on the lowercased body; the name must end (a space, "/" or ">").
+_CONTEXT = re.compile(
+    rb"<(?:!--|(script|style|textarea|title|xmp|noembed|noframes)(?=[\t\n\f\r />]))"
+)
+_NAME_END = frozenset(b"\t\n\f\r />")
+# How far back from the end of a part a cut tag is looked for (longer ones are rare).
+_TAIL = 4096
+_RAW_END = {
+    name: re.compile(rb"</" + name, re.IGNORECASE)
+    for name in (b"script", b"style", b"textarea", b"title", b"xmp", b"noembed", b"noframes")
+}
+_SPACE = b" \t\n\f\r"
+_JS_TYPES = frozenset(
+    {
+        "", "module", "text/javascript", "application/javascript", "application/ecmascript",
+        "text/ecmascript", "application/x-javascript", "text/jscript", "text/x-javascript",
+    }
+)  # fmt: skip
+
+
+def url_host(url: str) -> tuple[str, int | None] | None:
+    """``(host, port)`` of an absolute or protocol-relative http(s) URL, else ``None``.
+
+    The host is lowercased; the port is ``None`` when the URL names none.
+    """
+    url = url.strip(" \t\n\f\r")
+    lowered = url[:8].lower()
+    if lowered.startswith("//"):
+        rest = url[2:]
+    elif lowered.startswith("https://"):
+        rest = url[8:]
+    elif lowered.startswith("http://"):
+        rest = url[7:]
+    else:
+        return None
+    end = len(rest)
+    for stop in "/?#\\":
+        found = rest.find(stop)
+        if 0 <= found < end:
+            end = found
+    authority = rest[:end].rpartition("@")[2]
+    host, colon, port_text = authority.partition(":")
+    if authority.startswith("["):
+        return None  # an IP v6 literal: never a declared host name
+    host = host.rstrip(".").lower()
+    if not host:
+        return None
+    port = int(port_text) if colon and port_text.isdigit() and len(port_text) <= 5 else None
+    return host, port
+
+
+class BlockRules:
+    """Which hosts are blocked for one set of granted categories, and by which category.
+
+    A host entry matches the host name on any port unless it names one
+    (``host:8080`` matches that port only, and ``host:443`` an https URL without
+    a port; ``host:*`` is any port). Blocking errs on the side of blocking: a
+    CSP source without a port allows only the default one. ``*.example.com`` matches every
+    subdomain of ``example.com`` (not ``example.com`` itself), as in CSP.
+    """
+
+    __slots__ = ("_exact", "_wild", "keys", "needles")
+
+    def __init__(self, categories: Iterable[Category]) -> None:
+        self._exact: dict[str, list[tuple[int | None, str]]] = {}
+        self._wild: dict[str, list[tuple[int | None, str]]] = {}
+        keys: list[str] = []
+        for category in categories:
+            keys.append(category.key)
+            for source in category.hosts:
+                name, _, port_text = source.partition(":")
+                port = int(port_text) if port_text and port_text != "*" else None
+                table = self._exact
+                if name.startswith("*."):
+                    name, table = name[2:], self._wild
+                table.setdefault(name, []).append((port, category.key))
+        #: The categories whose hosts are blocked.
+        self.keys = tuple(keys)
+        names = {*self._exact, *("." + name for name in self._wild)}
+        #: What a page must contain (lowercased) for a tag to be blocked: each host name,
+        #: ``.example.com`` for ``*.example.com``; none that contains another.
+        self.needles = tuple(
+            sorted(
+                name.encode()
+                for name in names
+                if not any(other != name and other in name for other in names)
+            )
+        )
+
+    @staticmethod
+    def _pick(entries: list[tuple[int | None, str]] | None, port: int | None) -> str | None:
+        if entries:
+            for wanted, key in entries:
+                if wanted is None or wanted == port:
+                    return key
+        return None
+
+    def category_of(self, url: str) -> str | None:
+        """The key of the blocked category a URL's host belongs to, or ``None``."""
+        found = url_host(url)
+        if found is None:
+            return None
+        host, port = found
+        if port is None:
+            scheme = url.lstrip(" \t\n\f\r")[:5].lower()
+            port = 443 if scheme == "https" else 80 if scheme == "http:" else None
+        key = self._pick(self._exact.get(host), port)
+        if key is not None or not self._wild:
+            return key
+        dot = host.find(".")
+        while dot >= 0:
+            key = self._pick(self._wild.get(host[dot + 1 :]), port)
+            if key is not None:
+                return key
+            dot = host.find(".", dot + 1)
+        return None
+
+
+#: ``placeholder(category_key, host) -> HTML`` put before a blocked iframe.
+Placeholder = Callable[[str, str], bytes]
+
+
+class AutoBlocker:
+    """The blocking rules of one middleware, precomputed per set of granted categories."""
+
+    def __init__(self, categories: Sequence[Category]) -> None:
+        self._hosted = tuple(c for c in categories if c.hosts and not c.required)
+        self._keys = frozenset(c.key for c in self._hosted)
+        self._rules: dict[frozenset[str], BlockRules] = {}
+
+    @property
+    def active(self) -> bool:
+        """Whether any optional category lists hosts (else nothing is ever blocked)."""
+        return bool(self._hosted)
+
+    def rules(self, granted: frozenset[str]) -> BlockRules | None:
+        """The rules for a visitor who granted ``granted``; ``None``: nothing to block."""
+        denied = self._keys - granted
+        if not denied:
+            return None
+        rules = self._rules.get(denied)
+        if rules is None:
+            rules = BlockRules(c for c in self._hosted if c.key in denied)
+            if len(self._rules) >= _MAX_RULES:
+                del self._rules[next(iter(self._rules))]
+            self._rules[denied] = rules
+        return rules
+
+
+class _Attr:
+    """One attribute of a start tag: its lowered name and where its value lies."""
+
+    __slots__ = ("end", "name", "start", "value", "value_end", "value_start")
+
+    def __init__(
+        self, name: str, start: int, end: int, value: str | None, vstart: int, vend: int
+    ) -> None:
+        self.name = name
+        self.start = start
+        self.end = end
+        self.value = value
+        self.value_start = vstart
+        self.value_end = vend
+
+
+def _parse_tag(buf: bytes, pos: int, name_end: int) -> tuple[int, list[_Attr]] | None:
+    """The end (after ``>``) and attributes of the start tag whose name ends at ``name_end``.
+
+    Follows the HTML tokenizer: quotes count only at the start of a value, so
+    ``>`` inside a quoted value does not end the tag. ``None``: the buffer ends
+    inside the tag.
+    """
+    attrs: list[_Attr] = []
+    i = name_end
+    n = len(buf)
+    while True:
+        while i < n and buf[i] in b" \t\n\f\r/":
+            i += 1
+        if i >= n:
+            return None
+        if buf[i] == 0x3E:  # ">"
+            return i + 1, attrs
+        start = i
+        i += 1  # a name may start with "="
+        while i < n and buf[i] not in b" \t\n\f\r/>=":
+            i += 1
+        name_stop = i
+        while i < n and buf[i] in _SPACE:
+            i += 1
+        if i >= n:
+            return None
+        name = buf[start:name_stop].decode("latin-1").lower()
+        if buf[i] != 0x3D:  # no "=": an attribute without a value
+            attrs.append(_Attr(name, start, name_stop, None, name_stop, name_stop))
+            continue
+        i += 1
+        while i < n and buf[i] in _SPACE:
+            i += 1
+        if i >= n:
+            return None
+        quote = buf[i]
+        if quote in b"\"'":
+            close = buf.find(bytes((quote,)), i + 1)
+            if close < 0:
+                return None
+            vstart, vend, i = i + 1, close, close + 1
+        elif quote == 0x3E:
+            attrs.append(_Attr(name, start, i, "", i, i))
+            continue
+        else:
+            vstart = i
+            while i < n and buf[i] not in b" \t\n\f\r>":
+                i += 1
+            if i >= n:
+                return None
+            vend = i
+        value = buf[vstart:vend].decode("utf-8", "replace")
+        attrs.append(_Attr(name, start, i, value, vstart, vend))
+
+
+def _gated(attrs: Sequence[_Attr]) -> bool:
+    for attr in attrs:
+        if attr.name == "data-consent":
+            return True
+        if attr.name == "type" and (attr.value or "").strip().lower() == "text/plain":
+            return True
+    return False
+
+
+def _srcset_category(rules: BlockRules, value: str) -> str | None:
+    for candidate in value.split(","):
+        url = candidate.strip().split(" ", 1)[0]
+        key = rules.category_of(url) if url else None
+        if key is not None:
+            return key
+    return None
+
+
+class TagRewriter:
+    """Rewrites one HTML body, fed in as many parts as it arrives in.
+
+    ``feed(chunk)`` returns the bytes that can be sent now; ``finish()`` the
+    rest. Concatenated, the output is the input with every blocked tag gated.
+
+    Speed comes from looking only where it matters: the blocked hosts' names
+    are searched for (``bytes.find``, in C) and only a tag around one of them is
+    parsed; the contexts whose text is never markup (comments, ``<script>``,
+    ``<style>``, ``<textarea>``, ``<title>``...) are found with one regular
+    expression and skipped whole. A page without a blocked host's name costs
+    a lowercase copy and one search per host.
+    """
+
+    __slots__ = ("_blocked", "_held", "_mode", "_needles", "_placeholder", "_rules")
+
+    def __init__(self, rules: BlockRules, placeholder: Placeholder) -> None:
+        self._rules = rules
+        self._needles = rules.needles
+        self._placeholder = placeholder
+        self._held = b""
+        # None: markup; b"--": inside a comment; otherwise the name of the element whose
+        # text is being skipped.
+        self._mode: bytes | None = None
+        self._blocked = 0
+
+    @property
+    def blocked(self) -> int:
+        """How many tags were gated so far."""
+        return self._blocked
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Take the next part of the body; return what is ready to send."""
+        return self._run(self._held + chunk if self._held else chunk, False)
+
+    def finish(self) -> bytes:
+        """The end of the body: everything still held back."""
+        held, self._held = self._held, b""
+        return self._run(held, True) if held else b""
+
+    def _run(self, buf: bytes, final: bool) -> bytes:
+        self._held = b""
+        low = buf.lower()
+        n = len(buf)
+        out: list[bytes] = []
+        emitted = 0  # buf[:emitted] is in out
+        attrs: list[_Attr] | None
+        pos = 0  # where the markup scan goes on from
+        hits = [low.find(needle) for needle in self._needles]
+        while True:
+            mode = self._mode
+            if mode is not None:
+                if mode == b"--":
+                    end = low.find(b"-->", pos)
+                    hold = 2
+                    if end >= 0:
+                        end += 3
+                else:
+                    found = _RAW_END[mode].search(low, pos)
+                    hold = len(mode) + 1
+                    end = found.end() if found is not None else -1
+                if end < 0:
+                    cut = n if final else max(pos, n - hold)
+                    out.append(buf[emitted:cut])
+                    self._held = buf[cut:]
+                    return b"".join(out)
+                pos = end
+                self._mode = None
+            marker = _CONTEXT.search(low, pos)
+            stop = marker.start() if marker is not None else n
+            # Needles before the next context change: a blocked tag may be around each.
+            while True:
+                hit = min((h for h in hits if h >= 0), default=-1)
+                if hit < 0 or hit >= stop:
+                    break
+                for i, h in enumerate(hits):
+                    if h == hit:
+                        hits[i] = low.find(self._needles[i], hit + 1)
+                if hit < pos:
+                    continue
+                start = max(low.rfind(b"<img", pos, hit), low.rfind(b"<iframe", pos, hit))
+                if start < 0:
+                    continue
+                name_end = start + (4 if low[start + 1] == 0x69 and low[start + 2] == 0x6D else 7)
+                if name_end >= n or low[name_end] not in _NAME_END:
+                    continue
+                parsed = _parse_tag(low, start, name_end)
+                if parsed is None:
+                    if final or n - start > MAX_TAG:
+                        continue  # cut off at the very end, or too long: untouched
+                    return self._end(buf, low, out, emitted, pos, MAX_TAG)
+                end, found = parsed
+                if end <= hit or _inside_a_tag(low, start):
+                    continue  # the name is in the text after that tag, or it is no tag
+                name = low[start + 1 : name_end]
+                out.append(buf[emitted:start])
+                out.append(self._rewrite(buf, low, start, end, name_end, name, found))
+                emitted = pos = end
+            if marker is None:
+                break
+            if marker.start() < pos:
+                continue  # it was inside the tag just rewritten
+            start = marker.start()
+            name = marker.group(1)
+            if name is None:  # a comment; "<!-->" and "<!--->" are whole ones
+                if marker.end() + 2 > n and not final:
+                    out.append(buf[emitted:start])
+                    self._held = buf[start:]
+                    return b"".join(out)
+                if low.startswith(b">", marker.end()):
+                    pos = marker.end() + 1
+                elif low.startswith(b"->", marker.end()):
+                    pos = marker.end() + 2
+                else:
+                    pos = marker.end()
+                    self._mode = b"--"
+                continue
+            # The start tag of an element whose text is skipped: find where it ends.
+            name_end = marker.end(1)
+            attrs = None
+            quick = low.find(b">", name_end)
+            if (
+                quick >= 0
+                and low.find(b'"', name_end, quick) < 0
+                and low.find(b"'", name_end, quick) < 0
+            ):
+                end = quick + 1
+            else:
+                parsed = _parse_tag(low, start, name_end)
+                if parsed is None:
+                    if final or n - start > MAX_TAG:
+                        out.append(buf[emitted:])
+                        return b"".join(out)
+                    out.append(buf[emitted:start])
+                    self._held = buf[start:]
+                    return b"".join(out)
+                end, attrs = parsed
+            if name == b"script" and any(start < h < end for h in hits):
+                if attrs is None:
+                    parsed = _parse_tag(low, start, name_end)
+                    attrs = parsed[1] if parsed is not None else []
+                out.append(buf[emitted:start])
+                out.append(self._rewrite(buf, low, start, end, name_end, name, attrs))
+                emitted = end
+            pos = end
+            self._mode = name
+        return self._end(buf, low, out, emitted, pos, 0 if final else _TAIL)
+
+    def _end(
+        self, buf: bytes, low: bytes, out: list[bytes], emitted: int, pos: int, window: int
+    ) -> bytes:
+        """The end of a part, in markup: hold back a start tag cut in two (within ``window``)."""
+        n = len(buf)
+        cut = n
+        if window:
+            tail = max(pos, n - window)
+            last = low.rfind(b"<", tail)
+            if last >= 0 and low.find(b">", last) < 0:
+                cut = last
+            # A start tag not ended yet, and any tag whose attribute value it is in.
+            start = low.rfind(b"<", tail, cut)
+            while start >= 0:
+                if start + 1 < n and 0x61 <= low[start + 1] <= 0x7A:
+                    if _parse_tag(low, start, _name_end(low, start + 2, n)) is not None:
+                        break
+                    cut = start
+                start = low.rfind(b"<", tail, start)
+        out.append(buf[emitted:cut])
+        self._held = buf[cut:]
+        return b"".join(out)
+
+    def _rewrite(
+        self,
+        buf: bytes,
+        low: bytes,
+        start: int,
+        end: int,
+        name_end: int,
+        name: bytes,
+        attrs: list[_Attr],
+    ) -> bytes:
+        tag = buf[start:end]
+        if _gated(attrs):
+            return tag
+        src = next((a for a in attrs if a.name == "src"), None)
+        key = self._rules.category_of(src.value) if src is not None and src.value else None
+        srcset = next((a for a in attrs if a.name == "srcset"), None) if name == b"img" else None
+        if key is None and srcset is not None and srcset.value:
+            key = _srcset_category(self._rules, srcset.value)
+        if key is None:
+            return tag
+        self._blocked += 1
+        # Edits as (offset in tag, bytes removed, bytes inserted), applied from the end;
+        # new attributes go right after the name, where nothing can be cut in two.
+        edits: list[tuple[int, int, bytes]] = []
+        close = name_end - start
+        added = b' data-consent="' + key.encode() + b'"'
+        if name == b"script":
+            kind = next((a for a in attrs if a.name == "type"), None)
+            if kind is not None and (kind.value or "").strip().lower() not in _JS_TYPES:
+                return tag  # JSON, a template...: no fetch to stop
+            if kind is not None:
+                edits.append((kind.start - start, kind.end - kind.start, b""))
+                value = buf[kind.value_start : kind.value_end]
+                if value:
+                    added += b' data-type="' + value.replace(b'"', b"&quot;") + b'"'
+            added = b' type="text/plain"' + added
+        else:
+            for attr in (src, srcset):
+                if attr is not None:
+                    edits.append((attr.start - start, 0, b"data-"))
+            if name == b"iframe" and not any(a.name == "hidden" for a in attrs):
+                added += b" hidden"
+                host = url_host(src.value) if src is not None and src.value else None
+                prefix = self._placeholder(key, host[0] if host else "")
+                return prefix + _apply(tag, edits, close, added)
+        return _apply(tag, edits, close, added)
+
+
+def _name_end(low: bytes, i: int, limit: int) -> int:
+    while i < limit and low[i] not in _NAME_END:
+        i += 1
+    return i
+
+
+def _inside_a_tag(low: bytes, start: int) -> bool:
+    """Whether ``<`` at ``start`` is inside the quoted attribute value of the tag before it."""
+    before = low.rfind(b"<", max(0, start - MAX_TAG), start)
+    if before < 0 or not 0x61 <= low[before + 1] <= 0x7A:
+        return False
+    enclosing = _parse_tag(low, before, _name_end(low, before + 2, start))
+    return enclosing is None or enclosing[0] > start
+
+
+def _apply(tag: bytes, edits: list[tuple[int, int, bytes]], close: int, added: bytes) -> bytes:
+    edits.append((close, 0, added))
+    edits.sort(key=lambda e: e[0], reverse=True)
+    for at, removed, inserted in edits:
+        tag = tag[:at] + inserted + tag[at + removed :]
+    return tag
+
+
+def placeholder_html(
+    *,
+    key: str,
+    label: str,
+    host: str,
+    texts: Mapping[str, str],
+    lang: str,
+    direction: str,
+    prefix: str,
+    privacy_path: str,
+    granted: Iterable[str],
+    next_path: str,
+) -> str:
+    """The box shown instead of a blocked iframe: why, a button granting ``key``, a link.
+
+    Without JavaScript the button posts a form to the consent endpoint
+    (``action=custom`` with the visitor's granted categories plus ``key``) and
+    comes back to ``next_path``; the snippet sends the same choice with
+    ``fetch`` and loads the frame without a reload.
+    """
+    text_id = f"ck-ph-{key}"
+    message = texts["embed_blocked"].replace("{category}", label).replace("{host}", host)
+    keep = sorted({*granted, key})
+    boxes = "".join(
+        f'<input class="ck-sw" type="checkbox" name="category" value="{escape(k)}" checked hidden>'
+        for k in keep
+    )
+    return (
+        f'<div class="ck ck-ph" lang="{escape(lang)}" dir="{escape(direction)}"'
+        f' role="group" aria-label="{escape(label)}">'
+        f'<p class="ck-text" id="{escape(text_id)}">{escape(message)}</p>'
+        f'<form class="ck-row" method="post" action="{escape(prefix)}">'
+        f'<input type="hidden" name="next" value="{escape(next_path)}">'
+        '<input type="hidden" name="surface" value="embed">'
+        f"{boxes}"
+        f'<button class="ck-btn" type="submit" name="action" value="custom"'
+        f' aria-describedby="{escape(text_id)}">{escape(texts["embed_allow"])}</button>'
+        f'<a class="ck-link" href="{escape(privacy_path)}">{escape(texts["privacy_link"])}</a>'
+        "</form></div>"
+    )
