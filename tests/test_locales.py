@@ -47,12 +47,15 @@ LABELS = (
 SENTENCES = (
     *("not_decided", "consent_cookie_purpose", "analytics_cookie_purpose", "preferences_text"),
     *("withdraw_text", "no_cookies", "gpc_notice", "necessary_description", "receipt_text"),
+    "embed_blocked",
 )
 LIMITS = {
     **dict.fromkeys(BUTTONS, 26),
     "withdraw": 32,
     #: A link on the privacy page, on a line of its own.
     "receipt_download": 60,
+    #: The button of a blocked embed's placeholder: the box is as wide as the embed was.
+    "embed_allow": 30,
     "banner_title": 44,
     **dict.fromkeys(("preferences_title", "privacy_title", "categories_title"), 48),
     **dict.fromkeys(LABELS, 40),

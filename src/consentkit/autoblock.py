@@ -369,12 +369,12 @@ class TagRewriter:
                     if final or n - start > MAX_TAG:
                         continue  # cut off at the very end, or too long: untouched
                     return self._end(buf, low, out, emitted, pos, MAX_TAG)
-                end, found = parsed
+                end, tag_attrs = parsed
                 if end <= hit or _inside_a_tag(low, start):
                     continue  # the name is in the text after that tag, or it is no tag
                 name = low[start + 1 : name_end]
                 out.append(buf[emitted:start])
-                out.append(self._rewrite(buf, low, start, end, name_end, name, found))
+                out.append(self._rewrite(buf, low, start, end, name_end, name, tag_attrs))
                 emitted = pos = end
             if marker is None:
                 break
