@@ -27,12 +27,15 @@ it (every hosted category granted): then the response is not touched at all.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape
+from importlib import resources
 
 from consentkit.config import Category
+from consentkit.declaration import Declaration
 
-__all__ = ["MAX_TAG", "AutoBlocker", "BlockRules", "TagRewriter", "url_host"]
+__all__ = ["MAX_TAG", "AutoBlocker", "BlockRules", "Placeholders", "TagRewriter", "url_host"]
 
 #: A start tag longer than this (bytes) is passed on untouched rather than held.
 MAX_TAG = 16 * 1024
@@ -520,43 +523,121 @@ def _apply(tag: bytes, edits: list[tuple[int, int, bytes]], close: int, added: b
     return tag
 
 
-def placeholder_html(
-    *,
-    key: str,
-    label: str,
-    host: str,
-    texts: Mapping[str, str],
-    lang: str,
-    direction: str,
-    prefix: str,
-    privacy_path: str,
-    granted: Iterable[str],
-    next_path: str,
-) -> str:
-    """The box shown instead of a blocked iframe: why, a button granting ``key``, a link.
+#: Rules of consentkit.css a placeholder uses (the box is a ``.ck-note``).
+_PLACEHOLDER_RULES = (".ck", ".ck *", ".ck a", ".ck :focus-visible", ".ck-text", ".ck-row",
+                      ".ck-btn", ".ck-btn:hover", ".ck-link", ".ck-note")  # fmt: skip
 
-    Without JavaScript the button posts a form to the consent endpoint
-    (``action=custom`` with the visitor's granted categories plus ``key``) and
-    comes back to ``next_path``; the snippet sends the same choice with
-    ``fetch`` and loads the frame without a reload.
+
+def _rules_for(css: str, selectors: Sequence[str]) -> str:
+    """The rules of ``css`` whose every selector is one of ``selectors``, minified."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    kept: list[str] = []
+    for rule in re.findall(r"[^{}]+\{[^{}]*\}", css):
+        head = rule.split("{", 1)[0]
+        if all(" ".join(sel.split()) in selectors for sel in head.split(",")):
+            kept.append(rule.strip())
+    text = re.sub(r"\s+", " ", "".join(kept))
+    return re.sub(r" ?([{};]) ?", r"\1", text).replace(";}", "}")
+
+
+class _Language:
+    """One language's pieces of the placeholder."""
+
+    __slots__ = ("direction", "labels", "lang", "texts")
+
+    def __init__(self, declaration: Declaration) -> None:
+        self.lang = declaration.lang
+        self.direction = declaration.direction
+        self.texts = declaration.texts
+        self.labels: dict[str, str] = {c["key"]: c["label"] for c in declaration.data["categories"]}
+
+
+class Placeholders:
+    """The boxes put before blocked iframes, for every configured language.
+
+    A box says which host the frame is from and which category it needs, and
+    holds a form granting that category (``action=custom`` with the visitor's
+    other granted categories, ``surface=embed``) that works without
+    JavaScript; the snippet sends the same choice with ``fetch`` and loads the
+    frame without a reload. A privacy link says more. The first box of a page
+    brings its styles: a ``<style>`` (with the request's nonce) or, when the
+    page's Content-Security-Policy would refuse one, a ``<link>`` to the stylesheet.
     """
-    text_id = f"ck-ph-{key}"
-    message = texts["embed_blocked"].replace("{category}", label).replace("{host}", host)
-    keep = sorted({*granted, key})
-    boxes = "".join(
-        f'<input class="ck-sw" type="checkbox" name="category" value="{escape(k)}" checked hidden>'
-        for k in keep
-    )
-    return (
-        f'<div class="ck ck-ph" lang="{escape(lang)}" dir="{escape(direction)}"'
-        f' role="group" aria-label="{escape(label)}">'
-        f'<p class="ck-text" id="{escape(text_id)}">{escape(message)}</p>'
-        f'<form class="ck-row" method="post" action="{escape(prefix)}">'
-        f'<input type="hidden" name="next" value="{escape(next_path)}">'
-        '<input type="hidden" name="surface" value="embed">'
-        f"{boxes}"
-        f'<button class="ck-btn" type="submit" name="action" value="custom"'
-        f' aria-describedby="{escape(text_id)}">{escape(texts["embed_allow"])}</button>'
-        f'<a class="ck-link" href="{escape(privacy_path)}">{escape(texts["privacy_link"])}</a>'
-        "</form></div>"
-    )
+
+    def __init__(
+        self,
+        declarations: Mapping[str, Declaration],
+        default_language: str,
+        prefix: str,
+        privacy_path: str,
+        css_url: str,
+    ) -> None:
+        self._languages = {lang: _Language(d) for lang, d in declarations.items()}
+        self._default = self._languages.get(default_language) or next(
+            iter(self._languages.values())
+        )
+        self._prefix = escape(prefix)
+        self._privacy = escape(privacy_path)
+        self._link = f'<link rel="stylesheet" href="{escape(css_url)}">'.encode()
+        css = resources.files("consentkit").joinpath("static/consentkit.css").read_text("utf-8")
+        self._style = (
+            _rules_for(css, _PLACEHOLDER_RULES)
+            + ".ck-ph{margin:1rem 0}.ck-ph .ck-row{align-items:center}"
+        ).encode()
+
+    def for_request(
+        self,
+        lang: str,
+        granted: Iterable[str],
+        required: frozenset[str],
+        next_path: str,
+        nonce: str | None,
+        inline_style: bool,
+    ) -> Placeholder:
+        """The `Placeholder` callable of one response."""
+        language = self._languages.get(lang, self._default)
+        kept = sorted(k for k in granted if k not in required)
+        nonce_attr = f' nonce="{escape(nonce)}"' if nonce else ""
+        styles = (
+            b"<style" + nonce_attr.encode() + b">" + self._style + b"</style>"
+            if inline_style
+            else self._link
+        )
+        first = True
+
+        def placeholder(key: str, host: str) -> bytes:
+            nonlocal first
+            html = self.html(language, key, host, kept, next_path).encode()
+            if first:
+                first = False
+                return styles + html
+            return html
+
+        return placeholder
+
+    def html(
+        self, language: _Language, key: str, host: str, granted: Sequence[str], next_path: str
+    ) -> str:
+        """One box: why the frame is blocked, a button granting ``key``, a privacy link."""
+        label = language.labels.get(key, key)
+        texts = language.texts
+        message = texts["embed_blocked"].replace("{category}", label).replace("{host}", host)
+        boxes = "".join(
+            f'<input class="ck-sw" type="checkbox" name="category" value="{escape(k)}"'
+            " checked hidden>"
+            for k in sorted({*granted, key})
+        )
+        text_id = f"ck-ph-{key}-{secrets.token_hex(4)}"
+        return (
+            f'<div class="ck ck-note ck-ph" lang="{escape(language.lang)}"'
+            f' dir="{language.direction}" role="group" aria-label="{escape(label)}">'
+            f'<p class="ck-text" id="{text_id}">{escape(message)}</p>'
+            f'<form class="ck-row" method="post" action="{self._prefix}">'
+            f'<input type="hidden" name="next" value="{escape(next_path)}">'
+            '<input type="hidden" name="surface" value="embed">'
+            f"{boxes}"
+            '<button class="ck-btn" type="submit" name="action" value="custom"'
+            f' aria-describedby="{text_id}">{escape(texts["embed_allow"])}</button>'
+            f'<a class="ck-link" href="{self._privacy}">{escape(texts["privacy_link"])}</a>'
+            "</form></div>"
+        )

@@ -339,6 +339,10 @@ class ConsentConfig(_Model):
     #: Which consent regime applies where, most specific match first; empty: ``opt_in``
     #: for every visitor.
     regions: Annotated[Sequence[Region], _TUPLE] = ()
+    #: Gate the ``<script src>``, ``<iframe src>`` and ``<img src>`` tags of every optional
+    #: category's ``hosts`` in the HTML pages consentkit inserts into, until the visitor
+    #: grants that category; blocked iframes get a placeholder that grants it.
+    auto_block: bool = False
 
     if not TYPE_CHECKING:  # type checkers keep the signature pydantic synthesises
 
@@ -463,7 +467,22 @@ class ConsentConfig(_Model):
         object.__setattr__(self, "texts", texts)
         object.__setattr__(self, "default_language", default)
         self._check_csp()
+        self._check_auto_block()
         return self
+
+    def _check_auto_block(self) -> None:
+        if not self.auto_block:
+            return
+        if not any(c.hosts and not c.required for c in self.categories):
+            raise ValueError(
+                "auto_block=True needs hosts to block: list them in the hosts of an optional "
+                "category (Category(key='marketing', ..., hosts=['www.youtube.com']))"
+            )
+        if not (self.insert_snippet or self.insert_banner):
+            raise ValueError(
+                "auto_block=True rewrites the pages consentkit inserts into, but "
+                "insert_snippet and insert_banner are both off"
+            )
 
     def _check_csp(self) -> None:
         always = set(self.csp_always_allow)

@@ -32,8 +32,9 @@ __all__ = ["MAX_BODY", "Endpoints", "safe_next", "site_host"]
 MAX_BODY = 16 * 1024
 #: What a visitor may ask for; "gpc" is recorded by the middleware only.
 _ACTIONS = tuple(action for action in ACTIONS if action != "gpc")
-_JSON_SURFACES = ("banner", "preferences", "privacy", "api")
-_FORM_SURFACES = ("banner", "preferences", "privacy", "form")
+# "embed": the placeholder of a frame automatic blocking held back (consentkit.autoblock).
+_JSON_SURFACES = ("banner", "preferences", "privacy", "api", "embed")
+_FORM_SURFACES = ("banner", "preferences", "privacy", "form", "embed")
 _SAME_SITE_FETCH = ("same-origin", "same-site", "none")
 _NO_STORE = {"cache-control": "no-store", "vary": "Cookie, Accept-Language"}
 #: A decision id: 16 to 64 URL-safe characters (the snippet sends 32 hex digits).

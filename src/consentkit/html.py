@@ -158,7 +158,7 @@ def _banner_css(css: str) -> str:
     return re.sub(r" ?([{};]) ?", r"\1", text).replace(";}", "}")
 
 
-def _csp_allows_inline_style(header: str, nonce: str | None) -> bool:
+def csp_allows_inline_style(header: str, nonce: str | None) -> bool:
     """Whether every policy in a Content-Security-Policy header lets a ``<style>`` apply.
 
     The ``<style>`` carries the request's nonce, if there is one.
@@ -327,7 +327,7 @@ class Renderer:
             part if not index % 2 else next_attr if part == _NEXT_MARK else _decision_id()
             for index, part in enumerate(self._language(lang).banner)
         )
-        if csp and not _csp_allows_inline_style(csp, nonce):
+        if csp and not csp_allows_inline_style(csp, nonce):
             return tags + self._link + banner
         nonce_attr = f' nonce="{_attr(nonce)}"'.encode() if nonce else b""
         return b"".join(
