@@ -50,10 +50,15 @@ _CONTEXT = re.compile(
 _NAME_END = frozenset(b"\t\n\f\r />")
 # How far back from the end of a part a cut tag is looked for (longer ones are rare).
 _TAIL = 4096
+# The end tags that close those elements' text (searched for in the lowercased body).
 _RAW_END = {
-    name: re.compile(rb"</" + name, re.IGNORECASE)
+    name: b"</" + name
     for name in (b"script", b"style", b"textarea", b"title", b"xmp", b"noembed", b"noframes")
 }
+# The rest of a start tag after its name, in one C-level match: quotes count only at the
+# start of a value, as in the HTML tokenizer; a quote anywhere else (rare, and a parse error)
+# makes it fail and the tag is parsed in Python instead.
+_TAG_REST = re.compile(rb"(?:[^>\"'=]++|=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])))*+>")
 _SPACE = b" \t\n\f\r"
 _JS_TYPES = frozenset(
     {
@@ -339,9 +344,11 @@ class TagRewriter:
                     if end >= 0:
                         end += 3
                 else:
-                    found = _RAW_END[mode].search(low, pos)
-                    hold = len(mode) + 1
-                    end = found.end() if found is not None else -1
+                    end_tag = _RAW_END[mode]
+                    end = low.find(end_tag, pos)
+                    hold = len(end_tag) - 1
+                    if end >= 0:
+                        end += len(end_tag)
                 if end < 0:
                     cut = n if final else max(pos, n - hold)
                     out.append(buf[emitted:cut])
@@ -361,9 +368,14 @@ class TagRewriter:
                         hits[i] = low.find(self._needles[i], hit + 1)
                 if hit < pos:
                     continue
-                start = max(low.rfind(b"<img", pos, hit), low.rfind(b"<iframe", pos, hit))
+                # Usually the nearest "<" opens the tag; else one may be in a quoted value.
+                start = low.rfind(b"<", pos, hit)
                 if start < 0:
                     continue
+                if not low.startswith((b"<img", b"<iframe"), start):
+                    start = max(low.rfind(b"<img", pos, hit), low.rfind(b"<iframe", pos, hit))
+                    if start < 0:
+                        continue
                 name_end = start + (4 if low[start + 1] == 0x69 and low[start + 2] == 0x6D else 7)
                 if name_end >= n or low[name_end] not in _NAME_END:
                     continue
@@ -401,13 +413,9 @@ class TagRewriter:
             # The start tag of an element whose text is skipped: find where it ends.
             name_end = marker.end(1)
             attrs = None
-            quick = low.find(b">", name_end)
-            if (
-                quick >= 0
-                and low.find(b'"', name_end, quick) < 0
-                and low.find(b"'", name_end, quick) < 0
-            ):
-                end = quick + 1
+            quick = _TAG_REST.match(low, name_end)
+            if quick is not None:
+                end = quick.end()
             else:
                 parsed = _parse_tag(low, start, name_end)
                 if parsed is None:
