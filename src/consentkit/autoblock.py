@@ -55,10 +55,6 @@ _RAW_END = {
     name: b"</" + name
     for name in (b"script", b"style", b"textarea", b"title", b"xmp", b"noembed", b"noframes")
 }
-# The rest of a start tag after its name, in one C-level match: quotes count only at the
-# start of a value, as in the HTML tokenizer; a quote anywhere else (rare, and a parse error)
-# makes it fail and the tag is parsed in Python instead.
-_TAG_REST = re.compile(rb"(?:[^>\"'=]++|=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])))*+>")
 _SPACE = b" \t\n\f\r"
 _JS_TYPES = frozenset(
     {
@@ -213,6 +209,23 @@ class _Attr:
         self.value_end = vend
 
 
+_VALUE = rb"(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^\t\n\f\r >]*+)"
+# One attribute (the HTML tokenizer's rules: a name runs to a space, "/", ">" or "=", and
+# may start with "="; an "=" after a name must be followed by a value; quotes count only at
+# the start of a value) and a whole start tag after its name, up to its ">"; possessive, so
+# an unfinished tag (an open quote) fails at once.
+_ATTR = re.compile(
+    rb"[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r />=]*+)(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+("
+    + _VALUE
+    + rb")|(?![\t\n\f\r ]*+=))"
+)
+_TAG_END = re.compile(
+    rb"(?:[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+"
+    + _VALUE
+    + rb"|(?![\t\n\f\r ]*+=)))*+[\t\n\f\r /]*+>"
+)
+
+
 def _parse_tag(buf: bytes, pos: int, name_end: int) -> tuple[int, list[_Attr]] | None:
     """The end (after ``>``) and attributes of the start tag whose name ends at ``name_end``.
 
@@ -220,52 +233,23 @@ def _parse_tag(buf: bytes, pos: int, name_end: int) -> tuple[int, list[_Attr]] |
     ``>`` inside a quoted value does not end the tag. ``None``: the buffer ends
     inside the tag.
     """
+    whole = _TAG_END.match(buf, name_end)
+    if whole is None:
+        return None
+    end = whole.end()
     attrs: list[_Attr] = []
-    i = name_end
-    n = len(buf)
-    while True:
-        while i < n and buf[i] in b" \t\n\f\r/":
-            i += 1
-        if i >= n:
-            return None
-        if buf[i] == 0x3E:  # ">"
-            return i + 1, attrs
-        start = i
-        i += 1  # a name may start with "="
-        while i < n and buf[i] not in b" \t\n\f\r/>=":
-            i += 1
-        name_stop = i
-        while i < n and buf[i] in _SPACE:
-            i += 1
-        if i >= n:
-            return None
-        name = buf[start:name_stop].decode("latin-1").lower()
-        if buf[i] != 0x3D:  # no "=": an attribute without a value
-            attrs.append(_Attr(name, start, name_stop, None, name_stop, name_stop))
+    for found in _ATTR.finditer(buf, name_end, end - 1):
+        name = found.group(1).decode("latin-1").lower()
+        vstart, vend = found.span(2)
+        if vstart < 0:
+            attrs.append(_Attr(name, found.start(1), found.end(), None, found.end(), found.end()))
             continue
-        i += 1
-        while i < n and buf[i] in _SPACE:
-            i += 1
-        if i >= n:
-            return None
-        quote = buf[i]
-        if quote in b"\"'":
-            close = buf.find(bytes((quote,)), i + 1)
-            if close < 0:
-                return None
-            vstart, vend, i = i + 1, close, close + 1
-        elif quote == 0x3E:
-            attrs.append(_Attr(name, start, i, "", i, i))
-            continue
-        else:
-            vstart = i
-            while i < n and buf[i] not in b" \t\n\f\r>":
-                i += 1
-            if i >= n:
-                return None
-            vend = i
+        if buf[vstart] in b"\"'":
+            vstart += 1
+            vend -= 1
         value = buf[vstart:vend].decode("utf-8", "replace")
-        attrs.append(_Attr(name, start, i, value, vstart, vend))
+        attrs.append(_Attr(name, found.start(1), found.end(), value, vstart, vend))
+    return end, attrs
 
 
 def _gated(attrs: Sequence[_Attr]) -> bool:
@@ -413,19 +397,15 @@ class TagRewriter:
             # The start tag of an element whose text is skipped: find where it ends.
             name_end = marker.end(1)
             attrs = None
-            quick = _TAG_REST.match(low, name_end)
-            if quick is not None:
-                end = quick.end()
-            else:
-                parsed = _parse_tag(low, start, name_end)
-                if parsed is None:
-                    if final or n - start > MAX_TAG:
-                        out.append(buf[emitted:])
-                        return b"".join(out)
-                    out.append(buf[emitted:start])
-                    self._held = buf[start:]
+            whole = _TAG_END.match(low, name_end)
+            if whole is None:
+                if final or n - start > MAX_TAG:
+                    out.append(buf[emitted:])
                     return b"".join(out)
-                end, attrs = parsed
+                out.append(buf[emitted:start])
+                self._held = buf[start:]
+                return b"".join(out)
+            end = whole.end()
             if name == b"script" and any(start < h < end for h in hits):
                 if attrs is None:
                     parsed = _parse_tag(low, start, name_end)
