@@ -179,7 +179,8 @@ class Category(_Model):
     gpc_opt_out: bool = True
     #: Third-party hosts this category's content loads from (``www.youtube.com``,
     #: ``*.ytimg.com``, optionally with ``:port``); with ``ConsentConfig.csp`` on, pages
-    #: allow them only once the category is granted.
+    #: allow them only once the category is granted; with ``ConsentConfig.auto_block`` their
+    #: tags are held back until then.
     hosts: Annotated[Sequence[str], _TUPLE] = ()
     #: Under the ``us_opt_out`` regime: the category sells or shares personal information
     #: (advertising, cross-site tracking), so it is on until the visitor opts out.
