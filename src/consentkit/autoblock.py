@@ -64,35 +64,33 @@ _JS_TYPES = frozenset(
 )  # fmt: skip
 
 
+# scheme (or none: protocol-relative), user info, host, port; the rest is not needed.
+_URL = re.compile(
+    r"[ \t\n\f\r]*(?:(https?):)?//(?:[^/?#\\@]*@)?([^/?#\\:\[ \t\n\f\r]*)(?::([0-9]{1,5}))?"
+    r"(?=[/?#\\ \t\n\f\r]|$)",
+    re.IGNORECASE,
+)
+
+
 def url_host(url: str) -> tuple[str, int | None] | None:
     """``(host, port)`` of an absolute or protocol-relative http(s) URL, else ``None``.
 
     The host is lowercased; the port is ``None`` when the URL names none.
     """
-    url = url.strip(" \t\n\f\r")
-    lowered = url[:8].lower()
-    if lowered.startswith("//"):
-        rest = url[2:]
-    elif lowered.startswith("https://"):
-        rest = url[8:]
-    elif lowered.startswith("http://"):
-        rest = url[7:]
-    else:
+    found = _parse_url(url)
+    return (found[0], found[1]) if found is not None else None
+
+
+def _parse_url(url: str) -> tuple[str, int | None, str] | None:
+    """``(host, port, scheme)``: the scheme lowercased, ``""`` for a protocol-relative URL."""
+    match = _URL.match(url)
+    if match is None:
         return None
-    end = len(rest)
-    for stop in "/?#\\":
-        found = rest.find(stop)
-        if 0 <= found < end:
-            end = found
-    authority = rest[:end].rpartition("@")[2]
-    host, colon, port_text = authority.partition(":")
-    if authority.startswith("["):
-        return None  # an IP v6 literal: never a declared host name
-    host = host.rstrip(".").lower()
+    host = match[2].rstrip(".").lower()
     if not host:
         return None
-    port = int(port_text) if colon and port_text.isdigit() and len(port_text) <= 5 else None
-    return host, port
+    port = match[3]
+    return host, int(port) if port else None, (match[1] or "").lower()
 
 
 class BlockRules:
@@ -143,13 +141,12 @@ class BlockRules:
 
     def category_of(self, url: str) -> str | None:
         """The key of the blocked category a URL's host belongs to, or ``None``."""
-        found = url_host(url)
+        found = _parse_url(url)
         if found is None:
             return None
-        host, port = found
+        host, port, scheme = found
         if port is None:
-            scheme = url.lstrip(" \t\n\f\r")[:5].lower()
-            port = 443 if scheme == "https" else 80 if scheme == "http:" else None
+            port = 443 if scheme == "https" else 80 if scheme == "http" else None
         key = self._pick(self._exact.get(host), port)
         if key is not None or not self._wild:
             return key
