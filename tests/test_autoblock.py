@@ -208,3 +208,19 @@ def test_url_host(url: str, found: tuple[str, int | None] | None) -> None:
 def test_host_matching(url: str, key: str | None) -> None:
     rules = BlockRules(c for c in CATEGORIES if not c.required)
     assert rules.category_of(url) == key
+
+
+@pytest.mark.parametrize("granted", STATES, ids=["none", "marketing", "analytics"])
+def test_rewrite_in_one_call_is_feed_and_finish(granted: frozenset[str]) -> None:
+    rules = AutoBlocker(CATEGORIES).rules(granted)
+    assert rules is not None
+    assert TagRewriter(rules, placeholder).rewrite(PAGE) == rewrite(PAGE, granted)
+
+
+def test_a_body_without_a_blocked_host_is_returned_as_it_is() -> None:
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    body = b'<p>no third parties <img src="/a.png"><script src="/b.js"></script></p>'
+    rewriter = TagRewriter(rules, placeholder)
+    assert rewriter.rewrite(body) is body
+    assert rewriter.blocked == 0

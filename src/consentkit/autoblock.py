@@ -43,18 +43,15 @@ MAX_TAG = 16 * 1024
 _MAX_RULES = 256
 
 # Where the text stops being markup: a comment, or an element whose content is text.
-# Matched on the lowercased body; the name must end (a space, "/" or ">").
-_CONTEXT = re.compile(
-    rb"<(?:!--|(script|style|textarea|title|xmp|noembed|noframes)(?=[\t\n\f\r />]))"
-)
+# Searched for in the lowercased body with bytes.find (in C, skipping ahead); a name must
+# end there (a space, "/" or ">").
+# (The obsolete <xmp>, <noembed> and <noframes> are not among them: nothing in them loads.)
+_OPENERS = (b"<!--", b"<script", b"<style", b"<textarea", b"<title")
 _NAME_END = frozenset(b"\t\n\f\r />")
 # How far back from the end of a part a cut tag is looked for (longer ones are rare).
 _TAIL = 4096
 # The end tags that close those elements' text (searched for in the lowercased body).
-_RAW_END = {
-    name: b"</" + name
-    for name in (b"script", b"style", b"textarea", b"title", b"xmp", b"noembed", b"noframes")
-}
+_RAW_END = {name: b"</" + name for name in (b"script", b"style", b"textarea", b"title")}
 _SPACE = b" \t\n\f\r"
 _JS_TYPES = frozenset(
     {
@@ -302,20 +299,34 @@ class TagRewriter:
         """Take the next part of the body; return what is ready to send."""
         return self._run(self._held + chunk if self._held else chunk, False)
 
+    def rewrite(self, body: bytes) -> bytes:
+        """A whole body at once: what ``feed(body) + finish()`` gives, in one call.
+
+        A body without any blocked host's name costs its lowercase copy and
+        one search per name, and is returned as it is (the same object).
+        """
+        if self._held or self._mode is not None:
+            return self.feed(body) + self.finish()
+        low = body.lower()
+        if all(needle not in low for needle in self._needles):
+            return body
+        return self._run(body, True, low)
+
     def finish(self) -> bytes:
         """The end of the body: everything still held back."""
         held, self._held = self._held, b""
         return self._run(held, True) if held else b""
 
-    def _run(self, buf: bytes, final: bool) -> bytes:
+    def _run(self, buf: bytes, final: bool, low: bytes | None = None) -> bytes:
         self._held = b""
-        low = buf.lower()
+        if low is None:
+            low = buf.lower()
         n = len(buf)
         out: list[bytes] = []
         emitted = 0  # buf[:emitted] is in out
-        attrs: list[_Attr] | None
         pos = 0  # where the markup scan goes on from
         hits = [low.find(needle) for needle in self._needles]
+        found = [-2] * len(_OPENERS)  # next position of each opener; -2: not searched yet
         while True:
             mode = self._mode
             if mode is not None:
@@ -337,8 +348,8 @@ class TagRewriter:
                     return b"".join(out)
                 pos = end
                 self._mode = None
-            marker = _CONTEXT.search(low, pos)
-            stop = marker.start() if marker is not None else n
+            marker = _next_marker(low, pos, found)
+            stop = marker[0] if marker is not None else n
             # Needles before the next context change: a blocked tag may be around each.
             while True:
                 hit = min((h for h in hits if h >= 0), default=-1)
@@ -368,32 +379,32 @@ class TagRewriter:
                 end, tag_attrs = parsed
                 if end <= hit or _inside_a_tag(low, start):
                     continue  # the name is in the text after that tag, or it is no tag
-                name = low[start + 1 : name_end]
                 out.append(buf[emitted:start])
-                out.append(self._rewrite(buf, low, start, end, name_end, name, tag_attrs))
+                out.append(
+                    self._rewrite(
+                        buf, low, start, end, name_end, low[start + 1 : name_end], tag_attrs
+                    )
+                )
                 emitted = pos = end
             if marker is None:
                 break
-            if marker.start() < pos:
+            start, element, name_end = marker
+            if start < pos:
                 continue  # it was inside the tag just rewritten
-            start = marker.start()
-            name = marker.group(1)
-            if name is None:  # a comment; "<!-->" and "<!--->" are whole ones
-                if marker.end() + 2 > n and not final:
+            if element is None:  # a comment; "<!-->" and "<!--->" are whole ones
+                if name_end + 2 > n and not final:
                     out.append(buf[emitted:start])
                     self._held = buf[start:]
                     return b"".join(out)
-                if low.startswith(b">", marker.end()):
-                    pos = marker.end() + 1
-                elif low.startswith(b"->", marker.end()):
-                    pos = marker.end() + 2
+                if low.startswith(b">", name_end):
+                    pos = name_end + 1
+                elif low.startswith(b"->", name_end):
+                    pos = name_end + 2
                 else:
-                    pos = marker.end()
+                    pos = name_end
                     self._mode = b"--"
                 continue
             # The start tag of an element whose text is skipped: find where it ends.
-            name_end = marker.end(1)
-            attrs = None
             whole = _TAG_END.match(low, name_end)
             if whole is None:
                 if final or n - start > MAX_TAG:
@@ -403,15 +414,14 @@ class TagRewriter:
                 self._held = buf[start:]
                 return b"".join(out)
             end = whole.end()
-            if name == b"script" and any(start < h < end for h in hits):
-                if attrs is None:
-                    parsed = _parse_tag(low, start, name_end)
-                    attrs = parsed[1] if parsed is not None else []
+            if element == b"script" and any(start < h < end for h in hits):
+                parsed = _parse_tag(low, start, name_end)
+                attrs = parsed[1] if parsed is not None else []
                 out.append(buf[emitted:start])
-                out.append(self._rewrite(buf, low, start, end, name_end, name, attrs))
+                out.append(self._rewrite(buf, low, start, end, name_end, element, attrs))
                 emitted = end
             pos = end
-            self._mode = name
+            self._mode = element
         return self._end(buf, low, out, emitted, pos, 0 if final else _TAIL)
 
     def _end(
@@ -483,6 +493,31 @@ class TagRewriter:
                 prefix = self._placeholder(key, host[0] if host else "")
                 return prefix + _apply(tag, edits, close, added)
         return _apply(tag, edits, close, added)
+
+
+def _next_marker(low: bytes, pos: int, found: list[int]) -> tuple[int, bytes | None, int] | None:
+    """The next comment or text-only element from ``pos``: ``(start, name, name end)``.
+
+    ``found`` keeps each opener's next position between calls, so the body is
+    searched once per opener; the name is ``None`` for a comment.
+    """
+    n = len(low)
+    while True:
+        best = which = -1
+        for index, at in enumerate(found):
+            if at == -2 or 0 <= at < pos:
+                at = found[index] = low.find(_OPENERS[index], pos)
+            if at >= 0 and (best < 0 or at < best):
+                best, which = at, index
+        if best < 0:
+            return None
+        opener = _OPENERS[which]
+        end = best + len(opener)
+        if which == 0:
+            return best, None, end
+        if end >= n or low[end] in _NAME_END:
+            return best, opener[1:], end  # at the very end: the caller holds it back
+        found[which] = low.find(opener, best + 1)  # "<scripts", "<titles": another element
 
 
 def _name_end(low: bytes, i: int, limit: int) -> int:

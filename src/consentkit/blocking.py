@@ -114,7 +114,7 @@ class BlockingSend:
         codec = self._codec
         rewriter = self._rewriter
         if codec is None:
-            text = rewriter.feed(body) + rewriter.finish()
+            text = rewriter.rewrite(body)
             if not rewriter.blocked:
                 await self._forward(start, self._length, body)
                 return
@@ -133,7 +133,7 @@ class BlockingSend:
         if decoded is None:
             await self._forward(start, self._length, body)
             return
-        text = rewriter.feed(decoded) + rewriter.finish()
+        text = rewriter.rewrite(decoded)
         if not rewriter.blocked:
             await self._forward(start, self._length, body)
             return
