@@ -15,7 +15,7 @@ is the median over rounds of the mean time per request:
 Also timed alone (best of 5, ``timeit``): the rewriter on the page with its 10
 tags, and on the same page with no blocked host in it.
 
-Run: ``python benchmarks/bench_autoblock.py [--rounds N] [--requests N]``.
+Run: ``make bench`` (or ``python benchmarks/bench_autoblock.py [--rounds N] [--requests N]``).
 """
 
 from __future__ import annotations
