@@ -531,8 +531,8 @@ def _inside_a_tag(low: bytes, start: int) -> bool:
     before = low.rfind(b"<", max(0, start - MAX_TAG), start)
     if before < 0 or not 0x61 <= low[before + 1] <= 0x7A:
         return False
-    enclosing = _parse_tag(low, before, _name_end(low, before + 2, start))
-    return enclosing is None or enclosing[0] > start
+    enclosing = _TAG_END.match(low, _name_end(low, before + 2, start))
+    return enclosing is None or enclosing.end() > start
 
 
 def _apply(tag: bytes, edits: list[tuple[int, int, bytes]], close: int, added: bytes) -> bytes:
