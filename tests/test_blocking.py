@@ -354,3 +354,68 @@ def test_the_placeholder_form_grants_its_category_without_javascript(
         # Now nothing is gated: the page is the app's, plus the snippet.
         after = client.get("/video").content
         assert without_fragment(after) == PAGE
+
+
+TWO_FRAMES = (
+    b"<html><body><iframe src='https://www.youtube.com/embed/1' title='a'></iframe>"
+    b"<iframe src=\"https://www.youtube.com/embed/2?a=1&b=<2>\" title='b'></iframe></body></html>"
+)
+
+
+def run_with(
+    mw: ConsentMiddleware, headers: list[tuple[bytes, bytes]], path: str = "/video"
+) -> bytes:
+    messages: list[Message] = []
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"x=\"'<>",
+             "headers": headers}  # fmt: skip
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        messages.append(message)
+
+    asyncio.run(mw(scope, receive, send))
+    return b"".join(m.get("body", b"") for m in messages)
+
+
+def test_placeholder_styles_come_once_inline_with_the_nonce(
+    blocking_config: Callable[..., ConsentConfig],
+) -> None:
+    config = blocking_config(csp_nonce=lambda scope: "n0nce")
+    mw = ConsentMiddleware(app_of([TWO_FRAMES], html(len(TWO_FRAMES))), config=config)
+    body = run_with(mw, [])
+    assert body.count(b'class="ck ck-note ck-ph"') == 2
+    # One <style> for the boxes (the banner brings its own): before the first box only.
+    first = body.index(b'class="ck ck-note ck-ph"')
+    assert body[:first].count(b'<style nonce="n0nce">.ck{') == 1
+    assert b".ck-ph{" in body[:first]
+    # The query string of the page to come back to is escaped in the form.
+    assert b'name="next" value="/video?x=&quot;&#x27;&lt;&gt;"' in body
+
+
+def test_placeholder_styles_are_a_link_when_the_pages_csp_refuses_inline_styles(
+    blocking_config: Callable[..., ConsentConfig],
+) -> None:
+    headers = [*html(len(TWO_FRAMES)), (b"content-security-policy", b"style-src 'self'")]
+    mw = ConsentMiddleware(app_of([TWO_FRAMES], headers), config=blocking_config())
+    body = run_with(mw, [])
+    first = body.index(b'class="ck ck-note ck-ph"')
+    # Right before the first box, and only there: the stylesheet instead of a <style>.
+    assert re.search(
+        rb'<link rel="stylesheet" href="/consent/consentkit\.[0-9a-f]+\.css"><div class="ck ck-n',
+        body,
+    )
+    assert body.count(b'<link rel="stylesheet"') == 2  # the box's, and the banner's own
+    assert b"<style" not in body[:first]
+
+
+def test_placeholder_in_the_visitors_language_and_direction(
+    blocking_config: Callable[..., ConsentConfig],
+) -> None:
+    mw = ConsentMiddleware(app_of([TWO_FRAMES], html(len(TWO_FRAMES))), config=blocking_config())
+    body = run_with(mw, [(b"accept-language", b"he")]).decode()
+    box = body[body.index('class="ck ck-note ck-ph"') :].split("</div>", 1)[0]
+    assert 'lang="he" dir="rtl"' in box
+    assert "www.youtube.com" in box
+    assert "לאפשר ולהציג" in box  # embed_allow in Hebrew
