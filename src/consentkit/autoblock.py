@@ -27,7 +27,6 @@ it (every hosted category granted): then the response is not touched at all.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape
 from importlib import resources
@@ -220,20 +219,29 @@ _TAG_END = re.compile(
 )
 
 
-def _parse_tag(buf: bytes, pos: int, name_end: int) -> tuple[int, list[_Attr]] | None:
-    """The end (after ``>``) and attributes of the start tag whose name ends at ``name_end``.
+# The attributes blocking looks at (names as in the lowercased body).
+_WANTED = frozenset({b"src", b"srcset", b"type", b"data-consent", b"hidden"})
+
+
+def _parse_tag(low: bytes, pos: int, name_end: int) -> tuple[int, list[_Attr]] | None:
+    """The end (after ``>``) of the start tag whose name ends at ``name_end``, and those of
+    its attributes blocking looks at (`_WANTED`), in the lowercased body ``low``.
 
     Follows the HTML tokenizer: quotes count only at the start of a value, so
     ``>`` inside a quoted value does not end the tag. ``None``: the buffer ends
     inside the tag.
     """
+    buf = low
     whole = _TAG_END.match(buf, name_end)
     if whole is None:
         return None
     end = whole.end()
     attrs: list[_Attr] = []
     for found in _ATTR.finditer(buf, name_end, end - 1):
-        name = found.group(1).decode("latin-1").lower()
+        raw = found.group(1)
+        if raw not in _WANTED:
+            continue
+        name = raw.decode("ascii")
         vstart, vend = found.span(2)
         if vstart < 0:
             attrs.append(_Attr(name, found.start(1), found.end(), None, found.end(), found.end()))
@@ -623,20 +631,30 @@ class Placeholders:
             if inline_style
             else self._link
         )
-        first = True
+        # A page's boxes for one host and category differ only in their text's id.
+        rendered: dict[tuple[str, str], list[bytes]] = {}
+        count = 0
 
         def placeholder(key: str, host: str) -> bytes:
-            nonlocal first
-            html = self.html(language, key, host, kept, next_path).encode()
-            if first:
-                first = False
-                return styles + html
-            return html
+            nonlocal count
+            parts = rendered.get((key, host))
+            if parts is None:
+                html = self.html(language, key, host, kept, next_path, "\x00")
+                parts = rendered[(key, host)] = html.encode().split(b"\x00")
+            count += 1
+            box = f"ck-ph-{count}".encode().join(parts)
+            return styles + box if count == 1 else box
 
         return placeholder
 
     def html(
-        self, language: _Language, key: str, host: str, granted: Sequence[str], next_path: str
+        self,
+        language: _Language,
+        key: str,
+        host: str,
+        granted: Sequence[str],
+        next_path: str,
+        text_id: str,
     ) -> str:
         """One box: why the frame is blocked, a button granting ``key``, a privacy link."""
         label = language.labels.get(key, key)
@@ -647,7 +665,6 @@ class Placeholders:
             " checked hidden>"
             for k in sorted({*granted, key})
         )
-        text_id = f"ck-ph-{key}-{secrets.token_hex(4)}"
         return (
             f'<div class="ck ck-note ck-ph" lang="{escape(language.lang)}"'
             f' dir="{language.direction}" role="group" aria-label="{escape(label)}">'
