@@ -48,6 +48,7 @@ docs: $(STAMP)
 bench: $(STAMP) browser
 	$(PY) benchmarks/bench_middleware.py
 	$(PY) benchmarks/bench_compression.py
+	$(PY) benchmarks/bench_autoblock.py
 	$(PY) benchmarks/bench_frontend.py
 
 # The browser scan of the whole demo site (Chromium; about a minute on 2 cores).

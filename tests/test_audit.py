@@ -337,3 +337,32 @@ def test_consent_middleware_in_litestars_own_list_is_refused_naming_the_session(
     assert "lists ConsentMiddleware in Litestar's middleware" in result.stderr
     assert "SessionMiddleware sets cookies outside it" in result.stderr
     assert "consentkit.integrations.litestar.wrap" in result.stderr
+
+
+def test_a_known_hosts_tag_left_live_because_auto_block_is_off(tmp_path: Path) -> None:
+    code, report = audit_json(tmp_path, "audit_apps.known_hosts:app")
+    assert code == 1
+    embeds = {e["src"]: e for e in report["ungated_embeds"]}
+    # An image counts only from a declared host; a script from an undeclared one as before.
+    assert set(embeds) == {
+        "https://www.youtube.com/embed/abc",
+        "https://i.ytimg.com/vi/abc/0.jpg",
+        "https://tracker.example/t.js",
+    }
+    assert embeds["https://www.youtube.com/embed/abc"]["category"] == "marketing"
+    assert embeds["https://www.youtube.com/embed/abc"]["auto_block_off"] is True
+    assert embeds["https://tracker.example/t.js"]["category"] is None
+    findings = {f["name"]: f for f in report["findings"] if f["item"] == "embed"}
+    video = findings["https://www.youtube.com/embed/abc"]
+    assert video["kind"] == "leak" and video["category"] == "marketing"
+    assert video["classification"]["source"] == "declaration"
+    assert "auto_block is off" in video["message"]
+    assert "auto_block is off" not in findings["https://tracker.example/t.js"]["message"]
+    table = audit(tmp_path, "audit_apps.known_hosts:app").stdout
+    assert "ConsentConfig(auto_block=True)" in table
+
+
+def test_auto_block_on_leaves_only_the_undeclared_host(tmp_path: Path) -> None:
+    code, report = audit_json(tmp_path, "audit_apps.known_hosts:blocked")
+    assert code == 1
+    assert [e["src"] for e in report["ungated_embeds"]] == ["https://tracker.example/t.js"]

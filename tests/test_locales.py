@@ -47,7 +47,7 @@ LABELS = (
 SENTENCES = (
     *("not_decided", "consent_cookie_purpose", "analytics_cookie_purpose", "preferences_text"),
     *("withdraw_text", "no_cookies", "gpc_notice", "necessary_description", "receipt_text"),
-    *("opt_out_text", "opt_out_done", "notice_text"),
+    *("opt_out_text", "opt_out_done", "notice_text", "embed_blocked"),
 )
 LIMITS = {
     **dict.fromkeys(BUTTONS, 26),
@@ -58,6 +58,8 @@ LIMITS = {
     "do_not_sell": 72,
     #: A line on the opt-out page.
     "gpc_honored": 60,
+    #: The button of a blocked embed's placeholder: the box is as wide as the embed was.
+    "embed_allow": 30,
     "banner_title": 44,
     **dict.fromkeys(("preferences_title", "privacy_title", "categories_title"), 48),
     **dict.fromkeys(LABELS, 40),

@@ -29,11 +29,13 @@ from consentkit import (
     templating,
 )
 
-__all__ = ["Demo", "LanguageMiddleware", "build_config", "create_app"]
+__all__ = ["VIDEO_HOST", "Demo", "LanguageMiddleware", "VideoService", "build_config", "create_app"]
 
 HERE = Path(__file__).parent
 LANG_COOKIE = "site_lang"
 LANG_MAX_AGE = 365 * 24 * 3600
+#: The host the video embed is served from: the demo itself, under another site's name.
+VIDEO_HOST = "video.localhost"
 
 # consentkit's context processor puts the visitor's Consent in every template as ``consent``:
 # ``{% if consent.allows("marketing") %}`` works in the site's own templates.
@@ -98,6 +100,9 @@ def build_config(*, storage: str, secret_keys: list[str], dashboard_password: st
                     "Embedded videos from a video service, which may recognise you across "
                     "sites. Off until you allow it."
                 ),
+                # The video "service" is this demo under another name (*.localhost is the
+                # loopback address in browsers): auto_block holds its frame back.
+                hosts=[VIDEO_HOST],
                 cookies=[
                     Cookie(
                         name="demo_video",
@@ -120,6 +125,7 @@ def build_config(*, storage: str, secret_keys: list[str], dashboard_password: st
             exclude=("/static", "/lang"),
         ),
         dashboard_auth=("admin", dashboard_password),
+        auto_block=True,
     )
 
 
@@ -173,6 +179,7 @@ def _context(request: Request, **extra: Any) -> dict[str, Any]:
         "nav": nav,
         "languages": [(code, NAMES[code]) for code in LANGUAGES],
         "here": request.url.path,
+        "video_src": f"//{VIDEO_HOST}:{request.url.port or 80}/embed/video?lang={lang}",
         **extra,
     }
 
@@ -204,6 +211,16 @@ async def page(request: Request) -> Response:
     )
 
 
+async def video_embed(request: Request) -> Response:
+    """The embedded video player, as a video service would serve it into a frame."""
+    lang = request.query_params.get("lang", "en")
+    lang = lang if lang in LANGUAGES else "en"
+    return templates.TemplateResponse(
+        request, "embed_video.html", {"lang": lang, "dir": "rtl" if lang in RTL else "ltr",
+                                      "t": UI[lang]}
+    )  # fmt: skip
+
+
 async def switch_language(request: Request) -> Response:
     lang = request.path_params["lang"]
     target = request.query_params.get("next", "/")
@@ -213,6 +230,29 @@ async def switch_language(request: Request) -> Response:
     if lang in LANGUAGES:
         response.set_cookie(LANG_COOKIE, lang, max_age=LANG_MAX_AGE, httponly=True, samesite="lax")
     return response
+
+
+class VideoService:
+    """The stand-in video service: answers ``/embed/`` itself, outside consentkit.
+
+    It is another site (reached as `VIDEO_HOST`), so the site's consent
+    middleware has no say in it, as with a real video service.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.service = Starlette(
+            routes=[
+                Route("/embed/video", video_embed),
+                Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+            ]
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/embed/"):
+            await self.service(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def site() -> Starlette:
@@ -252,4 +292,4 @@ def create_app(
         dashboard_password=password,
     )
     consent = ConsentMiddleware(site(), config=config, clock=clock)
-    return Demo(LanguageMiddleware(consent), consent, config, password)
+    return Demo(VideoService(LanguageMiddleware(consent)), consent, config, password)

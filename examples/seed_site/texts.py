@@ -31,11 +31,6 @@ UI: dict[str, dict[str, str]] = {
         "skip": "Skip to content",
         "english_only": "",
         "video_title": "Video: the Paris convening",
-        "video_blocked": (
-            "This video comes from a video service that may set marketing cookies. "
-            "It loads only if you allow marketing cookies."
-        ),
-        "video_allow": "Choose cookie settings",
         "video_caption": "350+ peacebuilders in Paris, 2025 (a local stand-in for a video embed)",
         "play": "Play",
         "latest": "Latest news",
@@ -58,11 +53,6 @@ UI: dict[str, dict[str, str]] = {
         "skip": "דילוג לתוכן",
         "english_only": "המאמרים באתר זה כתובים באנגלית.",
         "video_title": "וידאו: הכינוס בפריז",
-        "video_blocked": (
-            "הסרטון מגיע משירות וידאו שעשוי להגדיר עוגיות שיווק. "
-            "הוא ייטען רק אם תאשרו עוגיות שיווק."
-        ),
-        "video_allow": "בחירת הגדרות עוגיות",
         "video_caption": "יותר מ-350 בוני שלום בפריז, 2025",
         "play": "הפעלה",
         "latest": "חדשות אחרונות",
@@ -85,11 +75,6 @@ UI: dict[str, dict[str, str]] = {
         "skip": "انتقل إلى المحتوى",
         "english_only": "المقالات على هذا الموقع باللغة الإنجليزية.",
         "video_title": "فيديو: لقاء باريس",
-        "video_blocked": (
-            "يأتي هذا الفيديو من خدمة فيديو قد تضع ملفات تعريف ارتباط تسويقية. "
-            "لن يتم تحميله إلا إذا سمحت بملفات تعريف الارتباط التسويقية."
-        ),
-        "video_allow": "اختر إعدادات ملفات تعريف الارتباط",
         "video_caption": "أكثر من 350 من بناة السلام في باريس، 2025",
         "play": "تشغيل",
         "latest": "آخر الأخبار",

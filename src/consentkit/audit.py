@@ -51,6 +51,7 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urldefrag, urljoin, urlsplit
 
+from consentkit.autoblock import AutoBlocker, BlockRules
 from consentkit.config import Cookie
 from consentkit.findings import UNCLASSIFIED, Classification, Finding, envelope
 from consentkit.middleware import ConsentMiddleware
@@ -167,7 +168,7 @@ class _PageParser(HTMLParser):
         attributes = dict(attrs)
         if tag == "a" and attributes.get("href"):
             self.links.append(attributes["href"] or "")
-        elif tag in ("script", "iframe"):
+        elif tag in ("script", "iframe", "img"):
             if attributes.get("src"):
                 self.embeds.append((tag, attributes["src"] or "", attributes))
             if tag == "script":
@@ -230,6 +231,10 @@ class Embed:
     host: str
     pages: list[str] = field(default_factory=list)
     passes: list[str] = field(default_factory=list)
+    #: The optional category whose ``hosts`` list this host, if one does.
+    category: str | None = None
+    #: ``auto_block`` was off, so consentkit left this known host's tag live.
+    auto_block_off: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -239,6 +244,8 @@ class Embed:
             "host": self.host,
             "pages": self.pages,
             "passes": self.passes,
+            "category": self.category,
+            "auto_block_off": self.auto_block_off,
         }
 
 
@@ -355,6 +362,8 @@ async def audit_app(
 
     middleware = _require_middleware(app)
     config = middleware.config
+    # Every optional category's hosts, to name the category of a known host's tag.
+    hosted = AutoBlocker(middleware.categories).rules(frozenset())
     base = urlsplit(base_url)
     site = (base.hostname or "").lower()
     origin = f"{base.scheme}://{base.netloc}"
@@ -475,6 +484,8 @@ async def audit_app(
                                 site,
                                 config.cookie_domain,
                                 allow_hosts,
+                                hosted,
+                                config.auto_block,
                             )
                         if pass_name == "no_consent":
                             # Only the headers matter: the middleware notes a coding it
@@ -526,11 +537,16 @@ def _check_embeds(
     site: str,
     cookie_domain: str | None,
     allow_hosts: Sequence[str],
+    hosted: BlockRules | None = None,
+    auto_block: bool = False,
 ) -> None:
     for tag, src, attributes in parser.embeds:
-        if _gated(tag, attributes):
+        if _gated(tag, attributes) or "data-consent" in attributes:
             continue
         target = urlsplit(urljoin(page_url, src))
+        category = hosted.category_of(target.geturl()) if hosted is not None else None
+        if tag == "img" and category is None:
+            continue  # an image counts only from a host a category declares
         if target.scheme not in ("http", "https"):
             continue
         host = (target.hostname or "").lower()
@@ -540,7 +556,13 @@ def _check_embeds(
             continue
         embed = report.embeds.get((tag, src))
         if embed is None:
-            embed = report.embeds[(tag, src)] = Embed(tag, src, host)
+            embed = report.embeds[(tag, src)] = Embed(
+                tag,
+                src,
+                host,
+                category=category,
+                auto_block_off=category is not None and not auto_block,
+            )
         if page not in embed.pages:
             embed.pages.append(page)
         if pass_name not in embed.passes:
@@ -606,9 +628,16 @@ def write_table(report: AuditReport, out: TextIO) -> None:
         out.write("  none\n")
     out.write("\nScripts and frames from other hosts that load before consent:\n")
     if report.embeds:
-        rows = [["TAG", "SRC", "PAGES"]]
-        rows += [[e.tag, e.src, ", ".join(e.pages)] for e in report.embeds.values()]
+        rows = [["TAG", "SRC", "CATEGORY", "PAGES"]]
+        rows += [
+            [e.tag, e.src, e.category or "-", ", ".join(e.pages)] for e in report.embeds.values()
+        ]
         _table(rows, out)
+        if any(e.auto_block_off for e in report.embeds.values()):
+            out.write(
+                "  (the hosts with a CATEGORY are declared: ConsentConfig(auto_block=True) "
+                "holds their tags back until the visitor grants it)\n"
+            )
         out.write(
             '  (hold a script back with <script type="text/plain" data-consent="CATEGORY">)\n'
         )
@@ -826,9 +855,20 @@ def audit_findings(report: AuditReport) -> list[Finding]:
                 sources=sorted({r for rs in cookie.requests.values() for r in rs}),
             ))  # fmt: skip
     for embed in report.embeds.values():
+        classification = (
+            Classification(embed.category, "declaration", "high", necessary=False,
+                           detail=f"{embed.host} is in the hosts of {embed.category!r}")
+            if embed.category is not None
+            else UNCLASSIFIED
+        )  # fmt: skip
+        why = (
+            f"; auto_block is off, so consentkit left this {embed.category!r} host's tag live"
+            if embed.auto_block_off
+            else ""
+        )
         found.append(Finding(
-            "leak", "embed", embed.src, UNCLASSIFIED.category, UNCLASSIFIED,
-            f"<{embed.tag}> from {embed.host} loads before consent", domain=embed.host,
+            "leak", "embed", embed.src, classification.category, classification,
+            f"<{embed.tag}> from {embed.host} loads before consent{why}", domain=embed.host,
             visitors=list(embed.passes), pages=list(embed.pages),
         ))  # fmt: skip
     for name, category in report.stale:

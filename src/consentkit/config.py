@@ -316,7 +316,8 @@ class Category(_Model):
     gpc_opt_out: bool = True
     #: Third-party hosts this category's content loads from (``www.youtube.com``,
     #: ``*.ytimg.com``, optionally with ``:port``); with ``ConsentConfig.csp`` on, pages
-    #: allow them only once the category is granted.
+    #: allow them only once the category is granted; with ``ConsentConfig.auto_block`` their
+    #: tags are held back until then.
     hosts: Annotated[Sequence[str], _TUPLE] = ()
     #: Under the ``us_opt_out`` regime: the category sells or shares personal information
     #: (advertising, cross-site tracking), so it is on until the visitor opts out.
@@ -496,6 +497,10 @@ class ConsentConfig(_Model):
     #: Google Consent Mode: pass ad click information in link URLs while storage is denied
     #: (``gtag('set', 'url_passthrough', true)``).
     google_url_passthrough: bool = False
+    #: Gate the ``<script src>``, ``<iframe src>`` and ``<img src>`` tags of every optional
+    #: category's ``hosts`` in the HTML pages consentkit inserts into, until the visitor
+    #: grants that category; blocked iframes get a placeholder that grants it.
+    auto_block: bool = False
 
     if not TYPE_CHECKING:  # type checkers keep the signature pydantic synthesises
 
@@ -646,7 +651,22 @@ class ConsentConfig(_Model):
                 "categories declare scripts, but insert_snippet and insert_banner are both "
                 "off, so consentkit inserts nothing into pages: turn one on"
             )
+        self._check_auto_block()
         return self
+
+    def _check_auto_block(self) -> None:
+        if not self.auto_block:
+            return
+        if not any(c.hosts and not c.required for c in self.categories):
+            raise ValueError(
+                "auto_block=True needs hosts to block: list them in the hosts of an optional "
+                "category (Category(key='marketing', ..., hosts=['www.youtube.com']))"
+            )
+        if not (self.insert_snippet or self.insert_banner):
+            raise ValueError(
+                "auto_block=True rewrites the pages consentkit inserts into, but "
+                "insert_snippet and insert_banner are both off"
+            )
 
     def _check_csp(self) -> None:
         always = set(self.csp_always_allow)

@@ -34,8 +34,9 @@ __all__ = ["MAX_BODY", "Endpoints", "safe_next", "site_host"]
 MAX_BODY = 16 * 1024
 #: What a visitor may ask for; "gpc" is recorded by the middleware only.
 _ACTIONS = tuple(action for action in ACTIONS if action != "gpc")
-_JSON_SURFACES = ("banner", "preferences", "privacy", "api", "notice", "opt_out_page")
-_FORM_SURFACES = ("banner", "preferences", "privacy", "form", "notice", "opt_out_page")
+# "embed": the placeholder of a frame automatic blocking held back (consentkit.autoblock).
+_JSON_SURFACES = ("banner", "preferences", "privacy", "api", "notice", "opt_out_page", "embed")
+_FORM_SURFACES = ("banner", "preferences", "privacy", "form", "notice", "opt_out_page", "embed")
 #: Actions that only make sense where everything runs without a choice.
 _NOTICE_ACTIONS = {"dismiss": ("notice", "none")}
 _SAME_SITE_FETCH = ("same-origin", "same-site", "none")

@@ -162,7 +162,7 @@ def _banner_css(css: str) -> str:
     return re.sub(r" ?([{};]) ?", r"\1", text).replace(";}", "}")
 
 
-def _csp_allows_inline_style(header: str, nonce: str | None) -> bool:
+def csp_allows_inline_style(header: str, nonce: str | None) -> bool:
     """Whether every policy in a Content-Security-Policy header lets a ``<style>`` apply.
 
     The ``<style>`` carries the request's nonce, if there is one.
@@ -434,7 +434,7 @@ class Renderer:
         key = csp.replace(f"'nonce-{nonce}'", "'nonce-\x00'") if nonce else csp
         allowed = self._inline_style.get(key)
         if allowed is None:
-            allowed = _csp_allows_inline_style(csp, nonce)
+            allowed = csp_allows_inline_style(csp, nonce)
             if len(self._inline_style) < 256:
                 self._inline_style[key] = allowed
         return allowed

@@ -10,6 +10,8 @@ from typing import Any, NamedTuple
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentkit.analytics import AnalyticsTracker
+from consentkit.autoblock import AutoBlocker, Placeholders, TagRewriter
+from consentkit.blocking import BlockingSend
 from consentkit.caching import private_headers
 from consentkit.config import ConsentConfig
 from consentkit.consent import Consent, ConsentCodec
@@ -20,7 +22,7 @@ from consentkit.declaration import Declaration, effective_categories
 from consentkit.encoding import Codecs
 from consentkit.endpoints import Endpoints
 from consentkit.gpp import UsNatSignal
-from consentkit.html import Assets, Renderer
+from consentkit.html import Assets, Renderer, csp_allows_inline_style
 from consentkit.i18n import Translator
 from consentkit.inject import MAX_BUFFERED, EncodedHtmlInjector, HtmlInjector
 from consentkit.ip import ClientAddress
@@ -125,6 +127,15 @@ class ConsentMiddleware:
         )
         #: Content codings HTML can be inserted into, and those met but not handled.
         self.codecs = Codecs()
+        #: Automatic blocking (``auto_block``): the rules per granted set, the placeholders.
+        self.autoblock = AutoBlocker(self.categories) if config.auto_block else None
+        self.placeholders = Placeholders(
+            self.declarations,
+            config.default_language,
+            config.prefix,
+            config.privacy_path,
+            self.assets.css_url,
+        )
         self._cookie_name = config.cookie_name
         self._visitor_cookie = config.analytics.cookie_name if config.analytics else ""
         self._prefix = config.prefix
@@ -238,7 +249,7 @@ class ConsentMiddleware:
         extra: list[bytes],
         regime: str,
     ) -> Send:
-        injector: HtmlInjector | EncodedHtmlInjector | None = None
+        injector: HtmlInjector | EncodedHtmlInjector | BlockingSend | None = None
 
         async def send_wrapper(message: Message) -> None:
             nonlocal injector
@@ -299,21 +310,28 @@ class ConsentMiddleware:
             if headers is not message.get("headers"):
                 message = {**message, "headers": headers}
             if inject:
-                nonce = self.nonce(scope)
-                fragment = self.renderer.fragment(
-                    consent,
-                    self.language(scope),
-                    _next_path(scope),
-                    nonce,
-                    csp,
-                    regime,
-                )
+                lang, next_path, nonce = self.language(scope), _next_path(scope), self.nonce(scope)
+                fragment = self.renderer.fragment(consent, lang, next_path, nonce, csp, regime)
                 head = self.renderer.head_fragment(consent, nonce)
                 injector = (
                     HtmlInjector(send, fragment, head)
                     if codec is None
                     else EncodedHtmlInjector(send, fragment, codec, self.codecs, head)
                 )
+                rules = self.autoblock.rules(consent.granted) if self.autoblock else None
+                if rules is not None:
+                    # Between the app and the injector: gate the blocked hosts' tags first.
+                    inline = csp is None or csp_allows_inline_style(csp, nonce)
+                    placeholder = self.placeholders.for_request(
+                        lang, consent.granted, self.required, next_path, nonce, inline
+                    )
+                    injector = BlockingSend(
+                        injector.start,
+                        injector.send,
+                        TagRewriter(rules, placeholder),
+                        codec,
+                        self.codecs,
+                    )
                 await injector.start(message, length)
                 return
             await send(message)

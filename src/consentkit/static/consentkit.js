@@ -7,7 +7,7 @@
   const words = (s) => (s || '').split(' ').filter(Boolean);
   let granted = new Set(words(ds.granted)), decl, dlg, opener;
 
-  // Google Consent Mode v2: the default goes first, then the visitor's choice.
+  // Consent Mode v2: default, then the choice.
   const gcm = ds.gcm && JSON.parse(ds.gcm);
   const consentMode = (has) => {
     const out = {};
@@ -16,16 +16,25 @@
   };
   const gcmUpdate = () => gcm && w.gtag('consent', 'update', consentMode((k) => granted.has(k)));
   if (gcm) {
-    w.dataLayer = w.dataLayer || [];
-    w.gtag = w.gtag || function () { w.dataLayer.push(arguments); };
+    w.dataLayer ||= [];
+    w.gtag ||= function () { w.dataLayer.push(arguments); };
     for (const a of JSON.parse(ds.gcmd)) w.gtag(...a);
     if (ds.decided === '1') gcmUpdate();
   }
 
-  // <script type="text/plain" data-consent="analytics"> runs once its categories are granted.
+  // Granted: gated frames and images load, gated scripts run.
+  const ok = (e) => words(e.dataset.consent).every((k) => granted.has(k));
   const activate = () => {
+    for (const e of d.querySelectorAll('[data-src][data-consent]')) {
+      if (!ok(e)) continue;
+      const p = e.previousElementSibling, v = e.dataset;
+      if (p?.matches('.ck-ph')) p.remove(), e.hidden = false;
+      if (v.srcset) e.srcset = v.srcset;
+      e.src = v.src;
+      delete v.src;
+    }
     for (const old of d.querySelectorAll('script[type="text/plain"][data-consent]')) {
-      if (old.dataset.consentkitRan || !words(old.dataset.consent).every((k) => granted.has(k))) continue;
+      if (old.dataset.consentkitRan || !ok(old)) continue;
       old.dataset.consentkitRan = '1';
       const s = d.createElement('script');
       for (const { name, value } of old.attributes) {
@@ -40,8 +49,7 @@
 
   const apply = (state) => {
     granted = new Set(state.granted);
-    const banner = d.getElementById('consentkit-banner');
-    if (banner) banner.remove();
+    d.getElementById('consentkit-banner')?.remove();
     gcmUpdate();
     activate();
     d.dispatchEvent(new CustomEvent('consentkit:change', { detail: state }));
@@ -49,7 +57,6 @@
 
   const api = (body) => fetch(prefix, {
     method: body ? 'POST' : 'GET',
-    credentials: 'same-origin',
     headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
     body: body && JSON.stringify(body),
   }).then((r) => { if (!r.ok) throw new Error('consentkit: ' + r.status); return r.json(); });
@@ -89,17 +96,13 @@
       for (const box of dlg.querySelectorAll('.ck-sw:enabled')) chosen[box.value] = box.checked;
       decide(b.value, chosen, 'preferences').then(() => dlg.close(), () => { w.location.href = decl.privacy_path; });
     });
-    dlg.addEventListener('close', () => {
-      if (opener && opener.isConnected) opener.focus();
-      else d.body.focus();
-    });
+    dlg.addEventListener('close', () => (opener?.isConnected ? opener : d.body).focus());
     d.body.append(dlg);
   };
 
   const open = async (from) => {
     opener = from || d.activeElement;
     if (!decl) {
-      // The dialog's stylesheet: the banner's styles are inline.
       const [state] = await Promise.all([api(), new Promise((done) =>
         d.head.append(h('link', { rel: 'stylesheet', href: ds.css, nonce, onload: done, onerror: done })))]);
       decl = state.declaration;
@@ -108,23 +111,23 @@
     }
     for (const box of dlg.querySelectorAll('.ck-sw')) box.checked = granted.has(box.value);
     dlg.showModal();
-    (dlg.querySelector('.ck-sw:enabled') || dlg.querySelector('.ck-btn')).focus();
+    dlg.querySelector('.ck-sw:enabled,.ck-btn').focus();
   };
 
-  // Progressive enhancement of the banner's forms; on any failure the form posts natively.
+  // Forms post natively if fetch fails.
+  d.addEventListener('submit', (e) => {
+    const form = e.target, button = e.submitter;
+    if (form.dataset.native || !form.closest('#consentkit-banner,.ck-ph')) return;
+    e.preventDefault();
+    const chosen = {};
+    for (const box of form.querySelectorAll('.ck-sw:enabled')) chosen[box.value] = box.checked;
+    decide(button.value, chosen, form.surface.value, form.decision_id?.value).catch(() => {
+      form.dataset.native = '1';
+      form.requestSubmit(button);
+    });
+  });
   const banner = d.getElementById('consentkit-banner');
   if (banner) {
-    banner.addEventListener('submit', (e) => {
-      const form = e.target, button = e.submitter;
-      if (form.dataset.native) return;
-      e.preventDefault();
-      const chosen = {};
-      for (const box of form.querySelectorAll('.ck-sw:enabled')) chosen[box.value] = box.checked;
-      decide(button.value, chosen, form.surface.value, form.decision_id?.value).catch(() => {
-        form.dataset.native = '1';
-        form.requestSubmit(button);
-      });
-    });
     const more = banner.querySelector('summary');
     if (more) more.addEventListener('click', (e) => {
       e.preventDefault();
@@ -133,7 +136,7 @@
   }
 
   d.addEventListener('click', (e) => {
-    const link = e.target.closest && e.target.closest('[data-consentkit-open]');
+    const link = e.target.closest?.('[data-consentkit-open]');
     if (!link) return;
     e.preventDefault();
     open(link).catch(() => { if (link.href) w.location.href = link.href; });

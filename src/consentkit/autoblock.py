@@ -1,0 +1,680 @@
+"""Automatic blocking: gating the tags of third-party hosts in the HTML consentkit serves.
+
+With ``ConsentConfig(auto_block=True)``, every ``<script src>``, ``<iframe src>``
+and ``<img src>`` whose URL's host is listed in the ``hosts`` of a category the
+visitor has not granted is rewritten, as the page streams through, into the
+form the snippet activates once the category is granted:
+
+- ``<script src="https://t.example/a.js">`` gets ``type="text/plain"`` (a
+  ``type`` it had moves to ``data-type``) and ``data-consent="KEY"``; a browser
+  fetches no script of that type;
+- ``<iframe>`` and ``<img>`` get ``data-src`` (and ``data-srcset``) instead of
+  ``src`` (``srcset``) and ``data-consent="KEY"``; an iframe is also hidden
+  behind a placeholder (a box naming the category, a button that grants it with
+  or without JavaScript, a link to the privacy page) rendered just before it.
+
+Everything else passes byte for byte. `TagRewriter` is streaming: it holds back
+only a tag cut by a message boundary (at most `MAX_TAG` bytes; a longer tag is
+passed on untouched) and never rewrites inside ``<script>``, ``<style>``,
+``<textarea>``, ``<title>`` or comments. Tags already gated (``type="text/plain"``
+or any ``data-consent``) are left alone.
+
+`AutoBlocker` is built once per middleware; `AutoBlocker.rules` gives the
+(cached) `BlockRules` of a granted set, or ``None`` when nothing is blocked for
+it (every hosted category granted): then the response is not touched at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from html import escape
+from importlib import resources
+
+from consentkit.config import Category
+from consentkit.declaration import Declaration
+
+__all__ = ["MAX_TAG", "AutoBlocker", "BlockRules", "Placeholders", "TagRewriter", "url_host"]
+
+#: A start tag longer than this (bytes) is passed on untouched rather than held.
+MAX_TAG = 16 * 1024
+# Rule sets kept per middleware (one per distinct set of denied hosted categories).
+_MAX_RULES = 256
+
+# Where the text stops being markup: a comment, or an element whose content is text.
+# Searched for in the lowercased body with bytes.find (in C, skipping ahead); a name must
+# end there (a space, "/" or ">").
+# (The obsolete <xmp>, <noembed> and <noframes> are not among them: nothing in them loads.)
+_OPENERS = (b"<!--", b"<script", b"<style", b"<textarea", b"<title")
+_NAME_END = frozenset(b"\t\n\f\r />")
+# How far back from the end of a part a cut tag is looked for (longer ones are rare).
+_TAIL = 4096
+# The end tags that close those elements' text (searched for in the lowercased body).
+_RAW_END = {name: b"</" + name for name in (b"script", b"style", b"textarea", b"title")}
+_SPACE = b" \t\n\f\r"
+_JS_TYPES = frozenset(
+    {
+        "", "module", "text/javascript", "application/javascript", "application/ecmascript",
+        "text/ecmascript", "application/x-javascript", "text/jscript", "text/x-javascript",
+    }
+)  # fmt: skip
+
+
+# scheme (or none: protocol-relative), user info, host, port; the rest is not needed.
+_URL = re.compile(
+    r"[ \t\n\f\r]*(?:(https?):)?//(?:[^/?#\\@]*@)?([^/?#\\:\[ \t\n\f\r]*)(?::([0-9]{1,5}))?"
+    r"(?=[/?#\\ \t\n\f\r]|$)",
+    re.IGNORECASE,
+)
+
+
+def url_host(url: str) -> tuple[str, int | None] | None:
+    """``(host, port)`` of an absolute or protocol-relative http(s) URL, else ``None``.
+
+    The host is lowercased; the port is ``None`` when the URL names none.
+    """
+    found = _parse_url(url)
+    return (found[0], found[1]) if found is not None else None
+
+
+def _parse_url(url: str) -> tuple[str, int | None, str] | None:
+    """``(host, port, scheme)``: the scheme lowercased, ``""`` for a protocol-relative URL."""
+    match = _URL.match(url)
+    if match is None:
+        return None
+    host = match[2].rstrip(".").lower()
+    if not host:
+        return None
+    port = match[3]
+    return host, int(port) if port else None, (match[1] or "").lower()
+
+
+class BlockRules:
+    """Which hosts are blocked for one set of granted categories, and by which category.
+
+    A host entry matches the host name on any port unless it names one
+    (``host:8080`` matches that port only, and ``host:443`` an https URL without
+    a port; ``host:*`` is any port). Blocking errs on the side of blocking: a
+    CSP source without a port allows only the default one. ``*.example.com`` matches every
+    subdomain of ``example.com`` (not ``example.com`` itself), as in CSP.
+    """
+
+    __slots__ = ("_exact", "_wild", "keys", "needles")
+
+    def __init__(self, categories: Iterable[Category]) -> None:
+        self._exact: dict[str, list[tuple[int | None, str]]] = {}
+        self._wild: dict[str, list[tuple[int | None, str]]] = {}
+        keys: list[str] = []
+        for category in categories:
+            keys.append(category.key)
+            for source in category.hosts:
+                name, _, port_text = source.partition(":")
+                port = int(port_text) if port_text and port_text != "*" else None
+                table = self._exact
+                if name.startswith("*."):
+                    name, table = name[2:], self._wild
+                table.setdefault(name, []).append((port, category.key))
+        #: The categories whose hosts are blocked.
+        self.keys = tuple(keys)
+        names = {*self._exact, *("." + name for name in self._wild)}
+        #: What a page must contain (lowercased) for a tag to be blocked: each host name,
+        #: ``.example.com`` for ``*.example.com``; none that contains another.
+        self.needles = tuple(
+            sorted(
+                name.encode()
+                for name in names
+                if not any(other != name and other in name for other in names)
+            )
+        )
+
+    @staticmethod
+    def _pick(entries: list[tuple[int | None, str]] | None, port: int | None) -> str | None:
+        if entries:
+            for wanted, key in entries:
+                if wanted is None or wanted == port:
+                    return key
+        return None
+
+    def category_of(self, url: str) -> str | None:
+        """The key of the blocked category a URL's host belongs to, or ``None``."""
+        found = _parse_url(url)
+        if found is None:
+            return None
+        host, port, scheme = found
+        if port is None:
+            port = 443 if scheme == "https" else 80 if scheme == "http" else None
+        key = self._pick(self._exact.get(host), port)
+        if key is not None or not self._wild:
+            return key
+        dot = host.find(".")
+        while dot >= 0:
+            key = self._pick(self._wild.get(host[dot + 1 :]), port)
+            if key is not None:
+                return key
+            dot = host.find(".", dot + 1)
+        return None
+
+
+#: ``placeholder(category_key, host) -> HTML`` put before a blocked iframe.
+Placeholder = Callable[[str, str], bytes]
+
+
+class AutoBlocker:
+    """The blocking rules of one middleware, precomputed per set of granted categories."""
+
+    def __init__(self, categories: Sequence[Category]) -> None:
+        self._hosted = tuple(c for c in categories if c.hosts and not c.required)
+        self._keys = frozenset(c.key for c in self._hosted)
+        self._rules: dict[frozenset[str], BlockRules] = {}
+
+    @property
+    def active(self) -> bool:
+        """Whether any optional category lists hosts (else nothing is ever blocked)."""
+        return bool(self._hosted)
+
+    def rules(self, granted: frozenset[str]) -> BlockRules | None:
+        """The rules for a visitor who granted ``granted``; ``None``: nothing to block."""
+        denied = self._keys - granted
+        if not denied:
+            return None
+        rules = self._rules.get(denied)
+        if rules is None:
+            rules = BlockRules(c for c in self._hosted if c.key in denied)
+            if len(self._rules) >= _MAX_RULES:
+                del self._rules[next(iter(self._rules))]
+            self._rules[denied] = rules
+        return rules
+
+
+class _Attr:
+    """One attribute of a start tag: its lowered name and where its value lies."""
+
+    __slots__ = ("end", "name", "start", "value", "value_end", "value_start")
+
+    def __init__(
+        self, name: str, start: int, end: int, value: str | None, vstart: int, vend: int
+    ) -> None:
+        self.name = name
+        self.start = start
+        self.end = end
+        self.value = value
+        self.value_start = vstart
+        self.value_end = vend
+
+
+_VALUE = rb"(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^\t\n\f\r >]*+)"
+# One attribute (the HTML tokenizer's rules: a name runs to a space, "/", ">" or "=", and
+# may start with "="; an "=" after a name must be followed by a value; quotes count only at
+# the start of a value) and a whole start tag after its name, up to its ">"; possessive, so
+# an unfinished tag (an open quote) fails at once.
+_ATTR = re.compile(
+    rb"[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r />=]*+)(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+("
+    + _VALUE
+    + rb")|(?![\t\n\f\r ]*+=))"
+)
+_TAG_END = re.compile(
+    rb"(?:[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+"
+    + _VALUE
+    + rb"|(?![\t\n\f\r ]*+=)))*+[\t\n\f\r /]*+>"
+)
+
+
+# The attributes blocking looks at (names as in the lowercased body).
+_WANTED = frozenset({b"src", b"srcset", b"type", b"data-consent", b"hidden"})
+
+
+def _parse_tag(low: bytes, pos: int, name_end: int) -> tuple[int, list[_Attr]] | None:
+    """The end (after ``>``) of the start tag whose name ends at ``name_end``, and those of
+    its attributes blocking looks at (`_WANTED`), in the lowercased body ``low``.
+
+    Follows the HTML tokenizer: quotes count only at the start of a value, so
+    ``>`` inside a quoted value does not end the tag. ``None``: the buffer ends
+    inside the tag.
+    """
+    buf = low
+    whole = _TAG_END.match(buf, name_end)
+    if whole is None:
+        return None
+    end = whole.end()
+    attrs: list[_Attr] = []
+    for found in _ATTR.finditer(buf, name_end, end - 1):
+        raw = found.group(1)
+        if raw not in _WANTED:
+            continue
+        name = raw.decode("ascii")
+        vstart, vend = found.span(2)
+        if vstart < 0:
+            attrs.append(_Attr(name, found.start(1), found.end(), None, found.end(), found.end()))
+            continue
+        if buf[vstart] in b"\"'":
+            vstart += 1
+            vend -= 1
+        value = buf[vstart:vend].decode("utf-8", "replace")
+        attrs.append(_Attr(name, found.start(1), found.end(), value, vstart, vend))
+    return end, attrs
+
+
+def _gated(attrs: Sequence[_Attr]) -> bool:
+    for attr in attrs:
+        if attr.name == "data-consent":
+            return True
+        if attr.name == "type" and (attr.value or "").strip().lower() == "text/plain":
+            return True
+    return False
+
+
+def _srcset_category(rules: BlockRules, value: str) -> str | None:
+    for candidate in value.split(","):
+        url = candidate.strip().split(" ", 1)[0]
+        key = rules.category_of(url) if url else None
+        if key is not None:
+            return key
+    return None
+
+
+class TagRewriter:
+    """Rewrites one HTML body, fed in as many parts as it arrives in.
+
+    ``feed(chunk)`` returns the bytes that can be sent now; ``finish()`` the
+    rest. Concatenated, the output is the input with every blocked tag gated.
+
+    Speed comes from looking only where it matters: the blocked hosts' names
+    are searched for (``bytes.find``, in C) and only a tag around one of them is
+    parsed; the contexts whose text is never markup (comments, ``<script>``,
+    ``<style>``, ``<textarea>``, ``<title>``...) are found with one regular
+    expression and skipped whole. A page without a blocked host's name costs
+    a lowercase copy and one search per host.
+    """
+
+    __slots__ = ("_blocked", "_held", "_mode", "_needles", "_placeholder", "_rules")
+
+    def __init__(self, rules: BlockRules, placeholder: Placeholder) -> None:
+        self._rules = rules
+        self._needles = rules.needles
+        self._placeholder = placeholder
+        self._held = b""
+        # None: markup; b"--": inside a comment; otherwise the name of the element whose
+        # text is being skipped.
+        self._mode: bytes | None = None
+        self._blocked = 0
+
+    @property
+    def blocked(self) -> int:
+        """How many tags were gated so far."""
+        return self._blocked
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Take the next part of the body; return what is ready to send."""
+        return self._run(self._held + chunk if self._held else chunk, False)
+
+    def rewrite(self, body: bytes) -> bytes:
+        """A whole body at once: what ``feed(body) + finish()`` gives, in one call.
+
+        A body without any blocked host's name costs its lowercase copy and
+        one search per name, and is returned as it is (the same object).
+        """
+        if self._held or self._mode is not None:
+            return self.feed(body) + self.finish()
+        low = body.lower()
+        if all(needle not in low for needle in self._needles):
+            return body
+        return self._run(body, True, low)
+
+    def finish(self) -> bytes:
+        """The end of the body: everything still held back."""
+        held, self._held = self._held, b""
+        return self._run(held, True) if held else b""
+
+    def _run(self, buf: bytes, final: bool, low: bytes | None = None) -> bytes:
+        self._held = b""
+        if low is None:
+            low = buf.lower()
+        n = len(buf)
+        out: list[bytes] = []
+        emitted = 0  # buf[:emitted] is in out
+        pos = 0  # where the markup scan goes on from
+        hits = [low.find(needle) for needle in self._needles]
+        found = [-2] * len(_OPENERS)  # next position of each opener; -2: not searched yet
+        while True:
+            mode = self._mode
+            if mode is not None:
+                if mode == b"--":
+                    end = low.find(b"-->", pos)
+                    hold = 2
+                    if end >= 0:
+                        end += 3
+                else:
+                    end_tag = _RAW_END[mode]
+                    end = low.find(end_tag, pos)
+                    hold = len(end_tag) - 1
+                    if end >= 0:
+                        end += len(end_tag)
+                if end < 0:
+                    cut = n if final else max(pos, n - hold)
+                    out.append(buf[emitted:cut])
+                    self._held = buf[cut:]
+                    return b"".join(out)
+                pos = end
+                self._mode = None
+            marker = _next_marker(low, pos, found)
+            stop = marker[0] if marker is not None else n
+            # Needles before the next context change: a blocked tag may be around each.
+            while True:
+                hit = min((h for h in hits if h >= 0), default=-1)
+                if hit < 0 or hit >= stop:
+                    break
+                for i, h in enumerate(hits):
+                    if h == hit:
+                        hits[i] = low.find(self._needles[i], hit + 1)
+                if hit < pos:
+                    continue
+                # Usually the nearest "<" opens the tag; else one may be in a quoted value.
+                start = low.rfind(b"<", pos, hit)
+                if start < 0:
+                    continue
+                if not low.startswith((b"<img", b"<iframe"), start):
+                    start = max(low.rfind(b"<img", pos, hit), low.rfind(b"<iframe", pos, hit))
+                    if start < 0:
+                        continue
+                name_end = start + (4 if low[start + 1] == 0x69 and low[start + 2] == 0x6D else 7)
+                if name_end >= n or low[name_end] not in _NAME_END:
+                    continue
+                parsed = _parse_tag(low, start, name_end)
+                if parsed is None:
+                    if final or n - start > MAX_TAG:
+                        continue  # cut off at the very end, or too long: untouched
+                    return self._end(buf, low, out, emitted, pos, MAX_TAG)
+                end, tag_attrs = parsed
+                if end <= hit or _inside_a_tag(low, start):
+                    continue  # the name is in the text after that tag, or it is no tag
+                out.append(buf[emitted:start])
+                out.append(
+                    self._rewrite(
+                        buf, low, start, end, name_end, low[start + 1 : name_end], tag_attrs
+                    )
+                )
+                emitted = pos = end
+            if marker is None:
+                break
+            start, element, name_end = marker
+            if start < pos:
+                continue  # it was inside the tag just rewritten
+            if element is None:  # a comment; "<!-->" and "<!--->" are whole ones
+                if name_end + 2 > n and not final:
+                    out.append(buf[emitted:start])
+                    self._held = buf[start:]
+                    return b"".join(out)
+                if low.startswith(b">", name_end):
+                    pos = name_end + 1
+                elif low.startswith(b"->", name_end):
+                    pos = name_end + 2
+                else:
+                    pos = name_end
+                    self._mode = b"--"
+                continue
+            # The start tag of an element whose text is skipped: find where it ends.
+            whole = _TAG_END.match(low, name_end)
+            if whole is None:
+                if final or n - start > MAX_TAG:
+                    out.append(buf[emitted:])
+                    return b"".join(out)
+                out.append(buf[emitted:start])
+                self._held = buf[start:]
+                return b"".join(out)
+            end = whole.end()
+            if element == b"script" and any(start < h < end for h in hits):
+                parsed = _parse_tag(low, start, name_end)
+                attrs = parsed[1] if parsed is not None else []
+                out.append(buf[emitted:start])
+                out.append(self._rewrite(buf, low, start, end, name_end, element, attrs))
+                emitted = end
+            pos = end
+            self._mode = element
+        return self._end(buf, low, out, emitted, pos, 0 if final else _TAIL)
+
+    def _end(
+        self, buf: bytes, low: bytes, out: list[bytes], emitted: int, pos: int, window: int
+    ) -> bytes:
+        """The end of a part, in markup: hold back a start tag cut in two (within ``window``)."""
+        n = len(buf)
+        cut = n
+        if window:
+            tail = max(pos, n - window)
+            last = low.rfind(b"<", tail)
+            if last >= 0 and low.find(b">", last) < 0:
+                cut = last
+            # A start tag not ended yet, and any tag whose attribute value it is in.
+            start = low.rfind(b"<", tail, cut)
+            while start >= 0:
+                if start + 1 < n and 0x61 <= low[start + 1] <= 0x7A:
+                    if _parse_tag(low, start, _name_end(low, start + 2, n)) is not None:
+                        break
+                    cut = start
+                start = low.rfind(b"<", tail, start)
+        out.append(buf[emitted:cut])
+        self._held = buf[cut:]
+        return b"".join(out)
+
+    def _rewrite(
+        self,
+        buf: bytes,
+        low: bytes,
+        start: int,
+        end: int,
+        name_end: int,
+        name: bytes,
+        attrs: list[_Attr],
+    ) -> bytes:
+        tag = buf[start:end]
+        if _gated(attrs):
+            return tag
+        src = next((a for a in attrs if a.name == "src"), None)
+        key = self._rules.category_of(src.value) if src is not None and src.value else None
+        srcset = next((a for a in attrs if a.name == "srcset"), None) if name == b"img" else None
+        if key is None and srcset is not None and srcset.value:
+            key = _srcset_category(self._rules, srcset.value)
+        if key is None:
+            return tag
+        self._blocked += 1
+        # Edits as (offset in tag, bytes removed, bytes inserted), applied from the end;
+        # new attributes go right after the name, where nothing can be cut in two.
+        edits: list[tuple[int, int, bytes]] = []
+        close = name_end - start
+        added = b' data-consent="' + key.encode() + b'"'
+        if name == b"script":
+            kind = next((a for a in attrs if a.name == "type"), None)
+            if kind is not None and (kind.value or "").strip().lower() not in _JS_TYPES:
+                return tag  # JSON, a template...: no fetch to stop
+            if kind is not None:
+                edits.append((kind.start - start, kind.end - kind.start, b""))
+                value = buf[kind.value_start : kind.value_end]
+                if value:
+                    added += b' data-type="' + value.replace(b'"', b"&quot;") + b'"'
+            added = b' type="text/plain"' + added
+        else:
+            for attr in (src, srcset):
+                if attr is not None:
+                    edits.append((attr.start - start, 0, b"data-"))
+            if name == b"iframe" and not any(a.name == "hidden" for a in attrs):
+                added += b" hidden"
+                host = url_host(src.value) if src is not None and src.value else None
+                prefix = self._placeholder(key, host[0] if host else "")
+                return prefix + _apply(tag, edits, close, added)
+        return _apply(tag, edits, close, added)
+
+
+def _next_marker(low: bytes, pos: int, found: list[int]) -> tuple[int, bytes | None, int] | None:
+    """The next comment or text-only element from ``pos``: ``(start, name, name end)``.
+
+    ``found`` keeps each opener's next position between calls, so the body is
+    searched once per opener; the name is ``None`` for a comment.
+    """
+    n = len(low)
+    while True:
+        best = which = -1
+        for index, at in enumerate(found):
+            if at == -2 or 0 <= at < pos:
+                at = found[index] = low.find(_OPENERS[index], pos)
+            if at >= 0 and (best < 0 or at < best):
+                best, which = at, index
+        if best < 0:
+            return None
+        opener = _OPENERS[which]
+        end = best + len(opener)
+        if which == 0:
+            return best, None, end
+        if end >= n or low[end] in _NAME_END:
+            return best, opener[1:], end  # at the very end: the caller holds it back
+        found[which] = low.find(opener, best + 1)  # "<scripts", "<titles": another element
+
+
+def _name_end(low: bytes, i: int, limit: int) -> int:
+    while i < limit and low[i] not in _NAME_END:
+        i += 1
+    return i
+
+
+def _inside_a_tag(low: bytes, start: int) -> bool:
+    """Whether ``<`` at ``start`` is inside the quoted attribute value of the tag before it."""
+    before = low.rfind(b"<", max(0, start - MAX_TAG), start)
+    if before < 0 or not 0x61 <= low[before + 1] <= 0x7A:
+        return False
+    enclosing = _TAG_END.match(low, _name_end(low, before + 2, start))
+    return enclosing is None or enclosing.end() > start
+
+
+def _apply(tag: bytes, edits: list[tuple[int, int, bytes]], close: int, added: bytes) -> bytes:
+    edits.append((close, 0, added))
+    edits.sort(key=lambda e: e[0], reverse=True)
+    for at, removed, inserted in edits:
+        tag = tag[:at] + inserted + tag[at + removed :]
+    return tag
+
+
+#: Rules of consentkit.css a placeholder uses (the box is a ``.ck-note``).
+_PLACEHOLDER_RULES = (".ck", ".ck *", ".ck a", ".ck :focus-visible", ".ck-text", ".ck-row",
+                      ".ck-btn", ".ck-btn:hover", ".ck-link", ".ck-note")  # fmt: skip
+
+
+def _rules_for(css: str, selectors: Sequence[str]) -> str:
+    """The rules of ``css`` whose every selector is one of ``selectors``, minified."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    kept: list[str] = []
+    for rule in re.findall(r"[^{}]+\{[^{}]*\}", css):
+        head = rule.split("{", 1)[0]
+        if all(" ".join(sel.split()) in selectors for sel in head.split(",")):
+            kept.append(rule.strip())
+    text = re.sub(r"\s+", " ", "".join(kept))
+    return re.sub(r" ?([{};]) ?", r"\1", text).replace(";}", "}")
+
+
+class _Language:
+    """One language's pieces of the placeholder."""
+
+    __slots__ = ("direction", "labels", "lang", "texts")
+
+    def __init__(self, declaration: Declaration) -> None:
+        self.lang = declaration.lang
+        self.direction = declaration.direction
+        self.texts = declaration.texts
+        self.labels: dict[str, str] = {c["key"]: c["label"] for c in declaration.data["categories"]}
+
+
+class Placeholders:
+    """The boxes put before blocked iframes, for every configured language.
+
+    A box says which host the frame is from and which category it needs, and
+    holds a form granting that category (``action=custom`` with the visitor's
+    other granted categories, ``surface=embed``) that works without
+    JavaScript; the snippet sends the same choice with ``fetch`` and loads the
+    frame without a reload. A privacy link says more. The first box of a page
+    brings its styles: a ``<style>`` (with the request's nonce) or, when the
+    page's Content-Security-Policy would refuse one, a ``<link>`` to the stylesheet.
+    """
+
+    def __init__(
+        self,
+        declarations: Mapping[str, Declaration],
+        default_language: str,
+        prefix: str,
+        privacy_path: str,
+        css_url: str,
+    ) -> None:
+        self._languages = {lang: _Language(d) for lang, d in declarations.items()}
+        self._default = self._languages.get(default_language) or next(
+            iter(self._languages.values())
+        )
+        self._prefix = escape(prefix)
+        self._privacy = escape(privacy_path)
+        self._link = f'<link rel="stylesheet" href="{escape(css_url)}">'.encode()
+        css = resources.files("consentkit").joinpath("static/consentkit.css").read_text("utf-8")
+        self._style = (
+            _rules_for(css, _PLACEHOLDER_RULES)
+            + ".ck-ph{margin:1rem 0}.ck-ph .ck-row{align-items:center}"
+        ).encode()
+
+    def for_request(
+        self,
+        lang: str,
+        granted: Iterable[str],
+        required: frozenset[str],
+        next_path: str,
+        nonce: str | None,
+        inline_style: bool,
+    ) -> Placeholder:
+        """The `Placeholder` callable of one response."""
+        language = self._languages.get(lang, self._default)
+        kept = sorted(k for k in granted if k not in required)
+        nonce_attr = f' nonce="{escape(nonce)}"' if nonce else ""
+        styles = (
+            b"<style" + nonce_attr.encode() + b">" + self._style + b"</style>"
+            if inline_style
+            else self._link
+        )
+        # A page's boxes for one host and category differ only in their text's id.
+        rendered: dict[tuple[str, str], list[bytes]] = {}
+        count = 0
+
+        def placeholder(key: str, host: str) -> bytes:
+            nonlocal count
+            parts = rendered.get((key, host))
+            if parts is None:
+                html = self.html(language, key, host, kept, next_path, "\x00")
+                parts = rendered[(key, host)] = html.encode().split(b"\x00")
+            count += 1
+            box = f"ck-ph-{count}".encode().join(parts)
+            return styles + box if count == 1 else box
+
+        return placeholder
+
+    def html(
+        self,
+        language: _Language,
+        key: str,
+        host: str,
+        granted: Sequence[str],
+        next_path: str,
+        text_id: str,
+    ) -> str:
+        """One box: why the frame is blocked, a button granting ``key``, a privacy link."""
+        label = language.labels.get(key, key)
+        texts = language.texts
+        message = texts["embed_blocked"].replace("{category}", label).replace("{host}", host)
+        boxes = "".join(
+            f'<input class="ck-sw" type="checkbox" name="category" value="{escape(k)}"'
+            " checked hidden>"
+            for k in sorted({*granted, key})
+        )
+        return (
+            f'<div class="ck ck-note ck-ph" lang="{escape(language.lang)}"'
+            f' dir="{language.direction}" role="group" aria-label="{escape(label)}">'
+            f'<p class="ck-text" id="{text_id}">{escape(message)}</p>'
+            f'<form class="ck-row" method="post" action="{self._prefix}">'
+            f'<input type="hidden" name="next" value="{escape(next_path)}">'
+            '<input type="hidden" name="surface" value="embed">'
+            f"{boxes}"
+            '<button class="ck-btn" type="submit" name="action" value="custom"'
+            f' aria-describedby="{text_id}">{escape(texts["embed_allow"])}</button>'
+            f'<a class="ck-link" href="{self._privacy}">{escape(texts["privacy_link"])}</a>'
+            "</form></div>"
+        )

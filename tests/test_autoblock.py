@@ -1,0 +1,226 @@
+"""consentkit.autoblock: the streaming tag rewriter, host matching, rules per granted set."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from consentkit.autoblock import MAX_TAG, AutoBlocker, BlockRules, TagRewriter, url_host
+from consentkit.config import Category
+
+CATEGORIES = [
+    Category(key="necessary", label="Necessary", required=True, hosts=["cdn.example.net"]),
+    Category(key="marketing", label="Marketing", hosts=["www.youtube.com", "*.ytimg.com"]),
+    Category(key="analytics", label="Analytics", hosts=["stats.example.com:8443"]),
+    Category(key="prefs", label="Preferences"),
+]
+
+
+def placeholder(key: str, host: str) -> bytes:
+    return f"[{key}@{host}]".encode()
+
+
+def rewrite(page: bytes, granted: frozenset[str] = frozenset(), *cuts: int) -> bytes:
+    rules = AutoBlocker(CATEGORIES).rules(granted)
+    assert rules is not None
+    rewriter = TagRewriter(rules, placeholder)
+    out, last = [], 0
+    for cut in (*cuts, len(page)):
+        out.append(rewriter.feed(page[last:cut]))
+        last = cut
+    out.append(rewriter.finish())
+    return b"".join(out)
+
+
+PAGE = (
+    b"<!doctype html><html><head><meta charset=utf-8>"
+    b'<script src="https://www.youtube.com/iframe_api" async></script>\n'
+    b'<script type="module" src="//STATS.example.com:8443/a.js"></script>'
+    b'<title>a <img src="https://i.ytimg.com/t.jpg"></title>'
+    b'<style>a>b{background:url("https://i.ytimg.com/s.jpg")}</style>'
+    b'<script src="https://cdn.example.net/lib.js"></script>'
+    b"<script>var s = '<iframe src=\"https://www.youtube.com/embed/js\">';</script>"
+    b'</head><body><!-- <iframe src="https://www.youtube.com/embed/c"> --><!--><!--->'
+    b"<p data-x='a>b' title=\"<img src=https://i.ytimg.com/q.jpg>\">h\xc3\xa9 &amp; <b>x</b></p>"
+    b'<IFRAME width=560 title="v" SRC="https://WWW.YouTube.com/embed/abc?x=1&amp;y" '
+    b"allowfullscreen></IFRAME>\n"
+    b'<img alt=don\'t src=https://i.ytimg.com/vi/1.jpg><img src="https://ok.example.org/x.png">'
+    b'<img src="/local.png" srcset="https://i.ytimg.com/2x.jpg 2x, /l.png 1x"/>'
+    b'<script type="text/plain" data-consent="marketing" src="https://www.youtube.com/x"></script>'
+    b'<iframe data-consent="marketing" src="https://www.youtube.com/embed/keep"></iframe>'
+    b'<script type="application/ld+json" src="https://www.youtube.com/data.json"></script>'
+    b'<textarea><script src="https://www.youtube.com/t"></script></textarea>'
+    b'<img src="https://stats.example.com/other-port.gif">'
+    b"<iframe hidden src=https://a.ytimg.com/hidden></iframe>"
+    b"</body></html>"
+)
+
+EXPECTED_NONE_GRANTED = (
+    b"<!doctype html><html><head><meta charset=utf-8>"
+    b'<script type="text/plain" data-consent="marketing" src="https://www.youtube.com/iframe_api"'
+    b" async></script>\n"
+    b'<script type="text/plain" data-consent="analytics" data-type="module"  '
+    b'src="//STATS.example.com:8443/a.js"></script>'
+    b'<title>a <img src="https://i.ytimg.com/t.jpg"></title>'
+    b'<style>a>b{background:url("https://i.ytimg.com/s.jpg")}</style>'
+    b'<script src="https://cdn.example.net/lib.js"></script>'
+    b"<script>var s = '<iframe src=\"https://www.youtube.com/embed/js\">';</script>"
+    b'</head><body><!-- <iframe src="https://www.youtube.com/embed/c"> --><!--><!--->'
+    b"<p data-x='a>b' title=\"<img src=https://i.ytimg.com/q.jpg>\">h\xc3\xa9 &amp; <b>x</b></p>"
+    b"[marketing@www.youtube.com]"
+    b'<IFRAME data-consent="marketing" hidden width=560 title="v" '
+    b'data-SRC="https://WWW.YouTube.com/embed/abc?x=1&amp;y" allowfullscreen></IFRAME>\n'
+    b'<img data-consent="marketing" alt=don\'t data-src=https://i.ytimg.com/vi/1.jpg>'
+    b'<img src="https://ok.example.org/x.png">'
+    b'<img data-consent="marketing" data-src="/local.png" '
+    b'data-srcset="https://i.ytimg.com/2x.jpg 2x, /l.png 1x"/>'
+    b'<script type="text/plain" data-consent="marketing" src="https://www.youtube.com/x"></script>'
+    b'<iframe data-consent="marketing" src="https://www.youtube.com/embed/keep"></iframe>'
+    b'<script type="application/ld+json" src="https://www.youtube.com/data.json"></script>'
+    b'<textarea><script src="https://www.youtube.com/t"></script></textarea>'
+    b'<img src="https://stats.example.com/other-port.gif">'
+    b'<iframe data-consent="marketing" hidden data-src=https://a.ytimg.com/hidden></iframe>'
+    b"</body></html>"
+)
+
+
+def test_gates_only_the_blocked_hosts_tags_and_leaves_the_rest_byte_for_byte() -> None:
+    assert rewrite(PAGE) == EXPECTED_NONE_GRANTED
+
+
+def test_a_granted_category_is_left_alone() -> None:
+    out = rewrite(PAGE, frozenset({"marketing"}))
+    assert b'data-consent="analytics"' in out
+    # Only the analytics script changed: the marketing tags are as they came.
+    expected = PAGE.replace(
+        b'<script type="module" src="//STATS',
+        b'<script type="text/plain" data-consent="analytics" data-type="module"  src="//STATS',
+    )
+    assert out == expected
+
+
+STATES = [frozenset(), frozenset({"marketing"}), frozenset({"analytics"})]
+
+
+@pytest.mark.parametrize("granted", STATES, ids=["none", "marketing", "analytics"])
+def test_every_single_cut_gives_the_same_bytes(granted: frozenset[str]) -> None:
+    whole = rewrite(PAGE, granted)
+    for cut in range(len(PAGE) + 1):
+        assert rewrite(PAGE, granted, cut) == whole, f"cut at {cut}"
+
+
+@pytest.mark.parametrize("granted", STATES, ids=["none", "marketing", "analytics"])
+def test_one_byte_at_a_time_and_pairs_of_cuts(granted: frozenset[str]) -> None:
+    whole = rewrite(PAGE, granted)
+    assert rewrite(PAGE, granted, *range(1, len(PAGE))) == whole
+    # Two cuts in the densest part (the iframe and its neighbours), every pair.
+    start = PAGE.index(b"<p data-x")
+    end = PAGE.index(b'<img src="https://ok')
+    for a, b in itertools.combinations(range(start, end, 3), 2):
+        assert rewrite(PAGE, granted, a, b) == whole, (a, b)
+
+
+def test_every_hosted_category_granted_means_no_rules() -> None:
+    blocker = AutoBlocker(CATEGORIES)
+    assert blocker.rules(frozenset({"marketing", "analytics"})) is None
+    assert blocker.rules(frozenset({"marketing", "analytics", "prefs"})) is None
+    # The rules of one denied set are built once.
+    assert blocker.rules(frozenset({"prefs"})) is blocker.rules(frozenset())
+    assert not AutoBlocker([CATEGORIES[0], CATEGORIES[3]]).active
+
+
+def test_nothing_held_back_past_what_could_be_a_cut_tag() -> None:
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    rewriter = TagRewriter(rules, placeholder)
+    assert rewriter.feed(b"<p>plain text, no tags to hold</p>") == (
+        b"<p>plain text, no tags to hold</p>"
+    )
+    assert rewriter.feed(b"a <scr") == b"a "
+    assert rewriter.feed(b"ipt src='https://www.youtube.com/a'") == b""
+    assert rewriter.feed(b"></script>") == (
+        b'<script type="text/plain" data-consent="marketing" src=\'https://www.youtube.com/a\'>'
+        b"</script>"
+    )
+    assert rewriter.blocked == 1
+    # Inside a script only as many bytes as "</script" has, less one, wait.
+    assert rewriter.feed(b"<script>let a = 1 </scr") == b"<script>let a = "
+    assert rewriter.finish() == b"1 </scr"
+
+
+def test_a_tag_longer_than_the_limit_passes_untouched() -> None:
+    huge = b'<img alt="' + b"x" * MAX_TAG + b'>" src="https://i.ytimg.com/a.jpg"><p>after</p>'
+    page = huge + b'<img src="https://i.ytimg.com/b.jpg">'
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    rewriter = TagRewriter(rules, placeholder)
+    step = 4096
+    out = b"".join(rewriter.feed(page[i : i + step]) for i in range(0, len(page), step))
+    out += rewriter.finish()
+    assert out == huge + b'<img data-consent="marketing" data-src="https://i.ytimg.com/b.jpg">'
+
+
+def test_a_body_cut_off_inside_a_tag_ends_as_it_came() -> None:
+    assert rewrite(b'<p>x</p><iframe src="https://www.youtube.com/e') == (
+        b'<p>x</p><iframe src="https://www.youtube.com/e'
+    )
+    assert rewrite(b"<p>x</p><!-- open comment <img src=//i.ytimg.com/a>") == (
+        b"<p>x</p><!-- open comment <img src=//i.ytimg.com/a>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "found"),
+    [
+        ("https://www.youtube.com/embed/x", ("www.youtube.com", None)),
+        ("HTTP://WWW.YOUTUBE.COM:8080/x", ("www.youtube.com", 8080)),
+        ("//user:pw@a.b.example:443?x", ("a.b.example", 443)),
+        ("  https://example.com.  ", ("example.com", None)),
+        ("https://example.com#x", ("example.com", None)),
+        ("/relative/path.js", None),
+        ("relative.js", None),
+        ("javascript:alert(1)", None),
+        ("data:image/png;base64,xx", None),
+        ("https://[::1]/x", None),
+        ("https:///nohost", None),
+        ("", None),
+    ],
+)
+def test_url_host(url: str, found: tuple[str, int | None] | None) -> None:
+    assert url_host(url) == found
+
+
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        ("https://www.youtube.com/x", "marketing"),
+        ("https://youtube.com/x", None),  # the entry is www.youtube.com only
+        ("https://i.ytimg.com/x", "marketing"),
+        ("https://a.b.ytimg.com/x", "marketing"),
+        ("https://ytimg.com/x", None),  # "*." is subdomains only, as in CSP
+        ("https://evilytimg.com/x", None),
+        ("https://stats.example.com:8443/x", "analytics"),
+        ("https://stats.example.com/x", None),  # the entry names port 8443
+        ("https://cdn.example.net/x", None),  # a required category is never blocked
+    ],
+)
+def test_host_matching(url: str, key: str | None) -> None:
+    rules = BlockRules(c for c in CATEGORIES if not c.required)
+    assert rules.category_of(url) == key
+
+
+@pytest.mark.parametrize("granted", STATES, ids=["none", "marketing", "analytics"])
+def test_rewrite_in_one_call_is_feed_and_finish(granted: frozenset[str]) -> None:
+    rules = AutoBlocker(CATEGORIES).rules(granted)
+    assert rules is not None
+    assert TagRewriter(rules, placeholder).rewrite(PAGE) == rewrite(PAGE, granted)
+
+
+def test_a_body_without_a_blocked_host_is_returned_as_it_is() -> None:
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    body = b'<p>no third parties <img src="/a.png"><script src="/b.js"></script></p>'
+    rewriter = TagRewriter(rules, placeholder)
+    assert rewriter.rewrite(body) is body
+    assert rewriter.blocked == 0
