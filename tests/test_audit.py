@@ -366,3 +366,25 @@ def test_auto_block_on_leaves_only_the_undeclared_host(tmp_path: Path) -> None:
     code, report = audit_json(tmp_path, "audit_apps.known_hosts:blocked")
     assert code == 1
     assert [e["src"] for e in report["ungated_embeds"]] == ["https://tracker.example/t.js"]
+
+
+def test_cookies_a_regime_runs_before_a_choice_are_no_leak(tmp_path: Path) -> None:
+    # Under us_opt_out every category runs until the visitor opts out: the first visit's
+    # _ga and _fbp are expected, and rejecting all still stops them (the middleware does).
+    code, report = audit_json(tmp_path, "audit_apps.us_opt_out:app", "--crawl", "5")
+    assert code == 0, report["leaks"]
+    assert report["regime"] == "us_opt_out"
+    assert report["before_choice"] == ["analytics", "marketing", "necessary"]
+    assert report["leaks"] == []
+    seen = {c["name"]: c for c in report["cookies"]}
+    assert seen["_ga"]["passes"] == ["no_consent", "accepted"]
+    assert seen["_ga"]["allowed_before_choice"] is True
+    assert seen["_fbp"]["passes"] == ["no_consent", "accepted"]
+    text = audit(tmp_path, "audit_apps.us_opt_out:app").stdout
+    assert "Regime of the default rule: us_opt_out" in text
+
+
+def test_opt_in_default_still_reports_cookies_before_a_choice(tmp_path: Path) -> None:
+    code, report = audit_json(tmp_path, "audit_apps.leaky_outer:app")
+    assert code == 1 and report["regime"] == "opt_in" and report["before_choice"] == ["necessary"]
+    assert {c["name"]: c for c in report["cookies"]}["_ga"]["allowed_before_choice"] is False

@@ -210,6 +210,20 @@ class CookieSeen:
     required: bool
     passes: list[str] = field(default_factory=list)
     requests: dict[str, list[str]] = field(default_factory=dict)
+    #: The regime that applied grants its category before a choice (``us_opt_out``,
+    #: ``notice``, ``none``): set for an undecided visitor, it is no leak.
+    allowed_before_choice: bool = False
+
+    @property
+    def leaked_in(self) -> list[str]:
+        """The passes in which setting this cookie was a leak."""
+        if self.required:
+            return []
+        return [
+            p
+            for p in self.passes
+            if p == "rejected" or (p == "no_consent" and not self.allowed_before_choice)
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -219,6 +233,7 @@ class CookieSeen:
             "required": self.required,
             "passes": self.passes,
             "requests": self.requests,
+            "allowed_before_choice": self.allowed_before_choice,
         }
 
 
@@ -269,17 +284,15 @@ class AuditReport:
     outside: list[str] | None = None
     #: Middleware outside consentkit that sets cookies: name -> cookies seen (maybe none).
     outside_setters: dict[str, list[str]] = field(default_factory=dict)
+    #: The regime the audit's requests fell under (they carry no region headers: the
+    #: default rule), and the categories it grants before a choice.
+    regime: str = "opt_in"
+    before_choice: frozenset[str] = frozenset()
 
     @property
     def leaks(self) -> list[tuple[CookieSeen, str]]:
         """Non-necessary cookies set before consent or after rejection, with the pass."""
-        return [
-            (cookie, name)
-            for cookie in self.cookies.values()
-            if not cookie.required
-            for name in cookie.passes
-            if name in ("no_consent", "rejected")
-        ]
+        return [(cookie, name) for cookie in self.cookies.values() for name in cookie.leaked_in]
 
     @property
     def undeclared(self) -> list[CookieSeen]:
@@ -305,6 +318,8 @@ class AuditReport:
             "base_url": self.base_url,
             "ok": self.ok,
             "passes": list(PASSES),
+            "regime": self.regime,
+            "before_choice": sorted(self.before_choice),
             "pages": self.pages,
             "posts": self.posts,
             "middleware_outside": self.outside,
@@ -368,6 +383,9 @@ async def audit_app(
     site = (base.hostname or "").lower()
     origin = f"{base.scheme}://{base.netloc}"
     report = AuditReport(app=spec, base_url=base_url)
+    jurisdiction = middleware.regions.resolve({"type": "http", "headers": [], "client": None})
+    report.regime = jurisdiction.regime
+    report.before_choice = middleware.regimes.undecided(jurisdiction).granted
     report.posts = [path + (f" {form}" if form else "") for path, form in posts]
     layers = outer_layers(app)
     if layers is not None:
@@ -404,7 +422,10 @@ async def audit_app(
             cookie = report.cookies.get(seen.name)
             if cookie is None:
                 cookie = report.cookies[seen.name] = CookieSeen(
-                    seen.name, key or UNDECLARED, key in middleware.required
+                    seen.name,
+                    key or UNDECLARED,
+                    key in middleware.required,
+                    allowed_before_choice=key in report.before_choice,
                 )
             if pass_name not in cookie.passes:
                 cookie.passes.append(pass_name)
@@ -554,6 +575,8 @@ def _check_embeds(
             continue
         if any(host == h or host.endswith("." + h) for h in (a.lower() for a in allow_hosts)):
             continue
+        if pass_name == "no_consent" and category in report.before_choice:
+            continue  # the regime runs this category before a choice
         embed = report.embeds.get((tag, src))
         if embed is None:
             embed = report.embeds[(tag, src)] = Embed(
@@ -588,6 +611,11 @@ def write_table(report: AuditReport, out: TextIO) -> None:
         f"Visited {len(report.pages)} page(s): {', '.join(report.pages)}\n"
         "  as a visitor with no consent, then one who rejected all, then one who accepted all.\n"
     )
+    if report.regime != "opt_in":
+        out.write(
+            f"Regime of the default rule: {report.regime}; before a choice it runs "
+            f"{', '.join(sorted(report.before_choice))}, which are no leak then.\n"
+        )
     if report.posts:
         out.write(f"Posted first in each pass: {', '.join('POST ' + p for p in report.posts)}\n")
     else:
@@ -841,8 +869,8 @@ def audit_findings(report: AuditReport) -> list[Finding]:
             if declared
             else UNCLASSIFIED
         )
-        passes = [p for p in cookie.passes if p in ("no_consent", "rejected")]
-        if passes and not cookie.required:
+        passes = cookie.leaked_in
+        if passes:
             found.append(Finding(
                 "leak", "cookie", cookie.name, classification.category, classification,
                 f"cookie {cookie.name!r} set before consent or after rejection",

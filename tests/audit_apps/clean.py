@@ -47,10 +47,10 @@ async def reports(request: Request) -> HTMLResponse:
     return response
 
 
-def create_app(directory: str) -> Starlette:
+def create_app(directory: str, **config: Any) -> Starlette:
     app = Starlette(routes=[Route("/", home), Route("/reports", reports)], lifespan=lifespan)
     app.add_middleware(
-        ConsentMiddleware, config=make_config(directory, analytics=AnalyticsConfig())
+        ConsentMiddleware, config=make_config(directory, analytics=AnalyticsConfig(), **config)
     )
     return app
 

@@ -18,7 +18,10 @@ CATEGORIES = [
 ]
 
 
-def result(seen: dict[str, list[tuple[str, str, str, bool]]]) -> ScanResult:
+def result(
+    seen: dict[str, list[tuple[str, str, str, bool]]],
+    before_choice: frozenset[str] = frozenset(),
+) -> ScanResult:
     """A scan result from ``{state: [(item, name, domain, present), ...]}``."""
     states: dict[str, dict[tuple[str, str, str], Sighting]] = {}
     for state, sightings in seen.items():
@@ -32,7 +35,7 @@ def result(seen: dict[str, list[tuple[str, str, str, bool]]]) -> ScanResult:
         pages=["/"],
         categories=CATEGORIES,
         declaration_source="config",
-        visitors=visitors_for(CATEGORIES),
+        visitors=visitors_for(CATEGORIES, before_choice),
         states=states,
         crawl=CrawlResult(pages=["http://site.example/"]),
     )
@@ -142,3 +145,39 @@ def test_table_shows_no_control_characters() -> None:
     out = io.StringIO()
     write_table(report, out)
     assert "\x1b" not in out.getvalue() and "evil?[2J?name" in out.getvalue()
+
+
+def test_what_the_regime_runs_before_a_choice_is_no_leak_for_the_undecided() -> None:
+    seen = {
+        "undecided": [cookie("_ga"), cookie("ads")],
+        "reject_all": [cookie("ads")],
+        "accept_all": [cookie("_ga"), cookie("ads")],
+    }
+    # opt_in: nothing optional before a choice.
+    assert kinds(build_report(result(seen)))[("leak", "ads")] == {"undecided", "reject_all"}
+    # us_opt_out (the site runs everything until the visitor opts out): only the refusal leaks.
+    report = build_report(result(seen, frozenset({"analytics", "marketing"})))
+    assert kinds(report)[("leak", "ads")] == {"reject_all"}
+    assert ("leak", "_ga") not in kinds(report)
+    undecided = next(v for v in report.as_dict()["visitors"] if v["name"] == "undecided")
+    assert "runs analytics, marketing until then" in undecided["description"]
+
+
+def test_default_grants_follow_the_default_rule() -> None:
+    from consentkit import Category, ConsentConfig, Region
+    from consentkit.scan.runner import default_grants
+
+    def config(*regions: Region) -> ConsentConfig:
+        return ConsentConfig(
+            secret_keys=["s" * 32],
+            categories=[
+                Category(key="necessary", label="N", required=True),
+                Category(key="ads", label="Ads", sale_or_share=True),
+            ],
+            regions=list(regions),
+        )
+
+    assert default_grants(config()) == frozenset()
+    assert default_grants(config(Region(match=["*"], regime="opt_in"))) == frozenset()
+    assert default_grants(config(Region(match=["*"], regime="us_opt_out"))) == {"ads"}
+    assert default_grants(config(Region(match=["*"], regime="notice"))) == {"ads"}

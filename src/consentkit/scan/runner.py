@@ -30,7 +30,15 @@ if TYPE_CHECKING:
 
     from consentkit.config import ConsentConfig
 
-__all__ = ["ScanError", "ScanOptions", "ScanResult", "Visitor", "run_scan", "visitors_for"]
+__all__ = [
+    "ScanError",
+    "ScanOptions",
+    "ScanResult",
+    "Visitor",
+    "default_grants",
+    "run_scan",
+    "visitors_for",
+]
 
 
 class ScanError(Exception):
@@ -57,12 +65,21 @@ class Visitor:
         return [(self.name, self.granted)]
 
 
-def visitors_for(categories: Sequence[DeclaredCategory]) -> list[Visitor]:
-    """Undecided, reject all, accept all, one per optional category, and a withdrawal."""
+def visitors_for(
+    categories: Sequence[DeclaredCategory], before_choice: frozenset[str] = frozenset()
+) -> list[Visitor]:
+    """Undecided, reject all, accept all, one per optional category, and a withdrawal.
+
+    ``before_choice``: the optional categories the site runs for a visitor who has
+    not decided (every one under the ``us_opt_out``, ``notice`` and ``none`` regimes).
+    """
     optional = [c.key for c in categories if not c.required]
     everything = frozenset(optional)
+    undecided = "has not decided"
+    if before_choice:
+        undecided += f" (the site's regime runs {', '.join(sorted(before_choice))} until then)"
     visitors = [
-        Visitor("undecided", frozenset(), decided=False, description="has not decided"),
+        Visitor("undecided", before_choice & everything, decided=False, description=undecided),
         Visitor("reject_all", frozenset(), description="rejected all"),
         Visitor("accept_all", everything, description="accepted all"),
     ]
@@ -258,8 +275,9 @@ async def run_scan(options: ScanOptions) -> ScanResult:
                 categories = declared_categories(options.config)
                 declaration_source = "config"
                 writer = ConsentWriter.from_config(options.config)
+                before_choice = default_grants(options.config)
             else:
-                categories, policy, declaration_source = await _fetch_declaration(
+                categories, policy, declaration_source, before_choice = await _fetch_declaration(
                     api, origin, prefix
                 )
                 if options.secret_keys and policy is not None:
@@ -274,7 +292,7 @@ async def run_scan(options: ScanOptions) -> ScanResult:
             await api.dispose()
 
         visitors = (
-            visitors_for(categories)
+            visitors_for(categories, before_choice)
             if categories
             else [Visitor("undecided", frozenset(), decided=False, description="has not decided")]
         )
@@ -320,17 +338,38 @@ async def run_scan(options: ScanOptions) -> ScanResult:
 
 async def _fetch_declaration(
     api: Any, origin: str, prefix: str
-) -> tuple[list[DeclaredCategory], str | None, str]:
-    """The categories and policy version the site's consent endpoint declares."""
+) -> tuple[list[DeclaredCategory], str | None, str, frozenset[str]]:
+    """The categories and policy version the site's consent endpoint declares.
+
+    Also the optional categories it grants a visitor who has not decided (asked
+    without a cookie, from where the browser will ask: the same region).
+    """
     try:
         response = await api.get(origin + prefix, headers={"accept": "application/json"})
         if response.status == 200:
             document = await response.json()
             policy = (document.get("declaration") or {}).get("policy_version")
-            return _categories_from_json(document), policy, "endpoint"
+            categories = _categories_from_json(document)
+            granted = document.get("granted")
+            before_choice = frozenset(
+                key
+                for key in (granted if isinstance(granted, list) else [])
+                if isinstance(key, str) and any(c.key == key and not c.required for c in categories)
+            )
+            return categories, policy, "endpoint", before_choice
     except Exception:  # not a consentkit site, or not JSON
         pass
-    return [], None, "none"
+    return [], None, "none", frozenset()
+
+
+def default_grants(config: ConsentConfig) -> frozenset[str]:
+    """The optional categories ``config``'s default rule runs before a visitor decides."""
+    from consentkit.regimes import RegimePolicy
+
+    regime = next((rule.regime for rule in config.regions if "*" in rule.match), "opt_in")
+    required = frozenset(c.key for c in config.categories if c.required)
+    policy = RegimePolicy(required, frozenset(c.key for c in config.categories), ())
+    return policy.defaults[regime] - required
 
 
 async def _play(
