@@ -65,6 +65,32 @@ def test_django_admin_login(browser: Any, django_url: str, javascript: bool) -> 
         context.close()
 
 
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_django_admin_reopen_button_covers_none_of_its_controls(
+    browser: Any, django_url: str, width: int
+) -> None:
+    from tests.browser.test_reopen import OVERLAPS
+
+    context = browser.new_context(base_url=django_url, viewport={"width": width, "height": 640})
+    context.set_default_timeout(5000)
+    try:
+        page = context.new_page()
+        page.goto("/admin/login/?next=/admin/")
+        page.get_by_role("button", name="Accept all").click()
+        page.fill("#id_username", ADMIN_USER)
+        page.fill("#id_password", ADMIN_PASSWORD)
+        page.locator("input[type=submit]").click()
+        page.wait_for_url("**/admin/")
+        for path in ("/admin/", "/admin/auth/user/", "/admin/auth/user/1/change/"):
+            page.goto(path)
+            page.locator(".ck-reopen").wait_for()
+            assert page.evaluate(OVERLAPS) == [], path
+            page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+            assert page.evaluate(OVERLAPS) == [], path
+    finally:
+        context.close()
+
 def shop(db: Path, order: str) -> FastAPI:
     app = FastAPI()
 
