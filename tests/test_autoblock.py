@@ -224,3 +224,39 @@ def test_a_body_without_a_blocked_host_is_returned_as_it_is() -> None:
     rewriter = TagRewriter(rules, placeholder)
     assert rewriter.rewrite(body) is body
     assert rewriter.blocked == 0
+
+
+def test_a_script_that_loads_nothing_is_not_counted_as_blocked() -> None:
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    body = b'<script type="application/ld+json" src="https://www.youtube.com/d.json"></script>'
+    rewriter = TagRewriter(rules, placeholder)
+    # Left as it is, so the layer in the middleware passes the body on untouched.
+    assert rewriter.rewrite(body) == body
+    assert rewriter.blocked == 0
+
+
+def test_a_page_served_again_gives_the_same_bytes_from_the_kept_tags() -> None:
+    blocker = AutoBlocker(CATEGORIES)
+    rules = blocker.rules(frozenset())
+    assert rules is not None
+    first = TagRewriter(rules, placeholder)
+    again = TagRewriter(rules, placeholder)
+    assert first.rewrite(PAGE) == again.rewrite(PAGE) == EXPECTED_NONE_GRANTED
+    assert first.blocked == again.blocked == 6
+    # Another granted set has its own rules, so its own gated tags.
+    assert rewrite(PAGE, frozenset({"marketing"})).count(b"data-consent=") == 3
+
+
+def test_the_kept_tags_are_bounded() -> None:
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    page = b"".join(b'<img src="https://i.ytimg.com/%d.jpg">' % i for i in range(1000))
+    long_tag = b'<img alt="' + b"x" * 2000 + b'" src="https://i.ytimg.com/long.jpg">'
+    rewriter = TagRewriter(rules, placeholder)
+    out = rewriter.rewrite(page + long_tag)
+    assert rewriter.blocked == 1001
+    assert out.count(b"data-src=") == 1001
+    kept = rules._gates
+    assert len(kept) <= 128
+    assert long_tag not in kept  # too long to keep: gated anew each time

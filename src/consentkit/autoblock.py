@@ -41,11 +41,10 @@ MAX_TAG = 16 * 1024
 # Rule sets kept per middleware (one per distinct set of denied hosted categories).
 _MAX_RULES = 256
 
-# Where the text stops being markup: a comment, or an element whose content is text.
-# Searched for in the lowercased body with bytes.find (in C, skipping ahead); a name must
-# end there (a space, "/" or ">").
-# (The obsolete <xmp>, <noembed> and <noframes> are not among them: nothing in them loads.)
-_OPENERS = (b"<!--", b"<script", b"<style", b"<textarea", b"<title")
+# Where the text stops being markup: a comment, or an element whose content is text
+# (`_MARKER`, searched for in the lowercased body); a name must end there (a space, "/"
+# or ">"). (The obsolete <xmp>, <noembed> and <noframes> are not among them: nothing in
+# them loads.)
 _NAME_END = frozenset(b"\t\n\f\r />")
 # How far back from the end of a part a cut tag is looked for (longer ones are rare).
 _TAIL = 4096
@@ -99,9 +98,12 @@ class BlockRules:
     subdomain of ``example.com`` (not ``example.com`` itself), as in CSP.
     """
 
-    __slots__ = ("_exact", "_wild", "keys", "needles")
+    __slots__ = ("_exact", "_gates", "_wild", "keys", "needles")
 
     def __init__(self, categories: Iterable[Category]) -> None:
+        # What a tag (its exact bytes) becomes under these rules, for tags seen before:
+        # see `TagRewriter`. Bounded (`_MAX_GATES` tags of at most `_MAX_GATE_TAG` bytes).
+        self._gates: dict[bytes, _Gate | None] = {}
         self._exact: dict[str, list[tuple[int | None, str]]] = {}
         self._wild: dict[str, list[tuple[int | None, str]]] = {}
         keys: list[str] = []
@@ -223,21 +225,15 @@ _TAG_END = re.compile(
 _WANTED = frozenset({b"src", b"srcset", b"type", b"data-consent", b"hidden"})
 
 
-def _parse_tag(low: bytes, pos: int, name_end: int) -> tuple[int, list[_Attr]] | None:
-    """The end (after ``>``) of the start tag whose name ends at ``name_end``, and those of
-    its attributes blocking looks at (`_WANTED`), in the lowercased body ``low``.
+def _parse_attrs(low: bytes, name_end: int, end: int) -> list[_Attr]:
+    """The attributes blocking looks at (`_WANTED`) of the start tag ``low[:end]`` whose
+    name ends at ``name_end``, in the lowercased body ``low``.
 
     Follows the HTML tokenizer: quotes count only at the start of a value, so
-    ``>`` inside a quoted value does not end the tag. ``None``: the buffer ends
-    inside the tag.
+    ``>`` inside a quoted value does not end the tag.
     """
-    buf = low
-    whole = _TAG_END.match(buf, name_end)
-    if whole is None:
-        return None
-    end = whole.end()
     attrs: list[_Attr] = []
-    for found in _ATTR.finditer(buf, name_end, end - 1):
+    for found in _ATTR.finditer(low, name_end, end - 1):
         raw = found.group(1)
         if raw not in _WANTED:
             continue
@@ -246,12 +242,12 @@ def _parse_tag(low: bytes, pos: int, name_end: int) -> tuple[int, list[_Attr]] |
         if vstart < 0:
             attrs.append(_Attr(name, found.start(1), found.end(), None, found.end(), found.end()))
             continue
-        if buf[vstart] in b"\"'":
+        if low[vstart] in b"\"'":
             vstart += 1
             vend -= 1
-        value = buf[vstart:vend].decode("utf-8", "replace")
+        value = low[vstart:vend].decode("utf-8", "replace")
         attrs.append(_Attr(name, found.start(1), found.end(), value, vstart, vend))
-    return end, attrs
+    return attrs
 
 
 def _gated(attrs: Sequence[_Attr]) -> bool:
@@ -279,11 +275,14 @@ class TagRewriter:
     rest. Concatenated, the output is the input with every blocked tag gated.
 
     Speed comes from looking only where it matters: the blocked hosts' names
-    are searched for (``bytes.find``, in C) and only a tag around one of them is
-    parsed; the contexts whose text is never markup (comments, ``<script>``,
-    ``<style>``, ``<textarea>``, ``<title>``...) are found with one regular
-    expression and skipped whole. A page without a blocked host's name costs
-    a lowercase copy and one search per host.
+    are searched for in a lowercase copy (``bytes.find``, in C) and only a tag
+    around one of them is looked at; the contexts whose text is never markup
+    (comments, ``<script>``, ``<style>``, ``<textarea>``, ``<title>``) are found
+    with one regular expression, only as far as the next host name (in a whole
+    body, not past the last one), and skipped whole. What a tag becomes is kept
+    per rule set (`BlockRules`), keyed by the tag's exact bytes, so a page
+    served again costs a dictionary lookup per blocked tag. A body without a
+    blocked host's name costs its lowercase copy and one search per host name.
     """
 
     __slots__ = ("_blocked", "_held", "_mode", "_needles", "_placeholder", "_rules")
@@ -316,25 +315,30 @@ class TagRewriter:
         if self._held or self._mode is not None:
             return self.feed(body) + self.finish()
         low = body.lower()
-        if all(needle not in low for needle in self._needles):
+        hits = [low.find(needle) for needle in self._needles]
+        if max(hits, default=-1) < 0:
             return body
-        return self._run(body, True, low)
+        return self._run(body, True, low, hits)
 
     def finish(self) -> bytes:
         """The end of the body: everything still held back."""
         held, self._held = self._held, b""
         return self._run(held, True) if held else b""
 
-    def _run(self, buf: bytes, final: bool, low: bytes | None = None) -> bytes:
+    def _run(
+        self, buf: bytes, final: bool, low: bytes | None = None, hits: list[int] | None = None
+    ) -> bytes:
         self._held = b""
         if low is None:
             low = buf.lower()
+        needles = self._needles
+        if hits is None:
+            hits = [low.find(needle) for needle in needles]
         n = len(buf)
         out: list[bytes] = []
         emitted = 0  # buf[:emitted] is in out
         pos = 0  # where the markup scan goes on from
-        hits = [low.find(needle) for needle in self._needles]
-        found = [-2] * len(_OPENERS)  # next position of each opener; -2: not searched yet
+        scanned = 0  # no comment or text-only element starts in [pos, scanned)
         while True:
             mode = self._mode
             if mode is not None:
@@ -356,49 +360,51 @@ class TagRewriter:
                     return b"".join(out)
                 pos = end
                 self._mode = None
-            marker = _next_marker(low, pos, found)
-            stop = marker[0] if marker is not None else n
-            # Needles before the next context change: a blocked tag may be around each.
-            while True:
-                hit = min((h for h in hits if h >= 0), default=-1)
-                if hit < 0 or hit >= stop:
+            # The next blocked host's name from pos (each name's next place is kept).
+            hit = -1
+            for index, at in enumerate(hits):
+                if 0 <= at < pos:
+                    at = hits[index] = low.find(needles[index], pos)
+                if at >= 0 and (hit < 0 or at < hit):
+                    hit = at
+            if hit < 0:
+                if final:
+                    break  # nothing more to gate: the rest goes as it is
+                marker = _next_marker(low, max(pos, scanned), n)
+                if marker is None:
                     break
-                for i, h in enumerate(hits):
-                    if h == hit:
-                        hits[i] = low.find(self._needles[i], hit + 1)
-                if hit < pos:
-                    continue
-                # Usually the nearest "<" opens the tag; else one may be in a quoted value.
-                start = low.rfind(b"<", pos, hit)
-                if start < 0:
-                    continue
-                if not low.startswith((b"<img", b"<iframe"), start):
-                    start = max(low.rfind(b"<img", pos, hit), low.rfind(b"<iframe", pos, hit))
+            else:
+                marker = _next_marker(low, max(pos, scanned), hit)
+                if marker is None:
+                    # The name is in markup: a blocked tag may be around it.
+                    scanned = hit
+                    for index, at in enumerate(hits):
+                        if at == hit:
+                            hits[index] = low.find(needles[index], hit + 1)
+                    # Usually the nearest "<" opens the tag; else one may be in a quoted value.
+                    start = low.rfind(b"<", pos, hit)
                     if start < 0:
                         continue
-                name_end = start + (4 if low[start + 1] == 0x69 and low[start + 2] == 0x6D else 7)
-                if name_end >= n or low[name_end] not in _NAME_END:
+                    if not low.startswith((b"<img", b"<iframe"), start):
+                        start = max(low.rfind(b"<img", pos, hit), low.rfind(b"<iframe", pos, hit))
+                        if start < 0:
+                            continue
+                    name_end = start + (4 if low[start + 2] == 0x6D else 7)
+                    if name_end >= n or low[name_end] not in _NAME_END:
+                        continue
+                    whole = _TAG_END.match(low, name_end)
+                    if whole is None:
+                        if final or n - start > MAX_TAG:
+                            continue  # cut off at the very end, or too long: untouched
+                        return self._end(buf, low, out, emitted, pos, MAX_TAG)
+                    end = whole.end()
+                    if end <= hit or _inside_a_tag(low, start):
+                        continue  # the name is in the text after that tag, or it is no tag
+                    out.append(buf[emitted:start])
+                    out.append(self._gate(buf, low, start, end, name_end))
+                    emitted = pos = end
                     continue
-                parsed = _parse_tag(low, start, name_end)
-                if parsed is None:
-                    if final or n - start > MAX_TAG:
-                        continue  # cut off at the very end, or too long: untouched
-                    return self._end(buf, low, out, emitted, pos, MAX_TAG)
-                end, tag_attrs = parsed
-                if end <= hit or _inside_a_tag(low, start):
-                    continue  # the name is in the text after that tag, or it is no tag
-                out.append(buf[emitted:start])
-                out.append(
-                    self._rewrite(
-                        buf, low, start, end, name_end, low[start + 1 : name_end], tag_attrs
-                    )
-                )
-                emitted = pos = end
-            if marker is None:
-                break
             start, element, name_end = marker
-            if start < pos:
-                continue  # it was inside the tag just rewritten
             if element is None:  # a comment; "<!-->" and "<!--->" are whole ones
                 if name_end + 2 > n and not final:
                     out.append(buf[emitted:start])
@@ -422,11 +428,9 @@ class TagRewriter:
                 self._held = buf[start:]
                 return b"".join(out)
             end = whole.end()
-            if element == b"script" and any(start < h < end for h in hits):
-                parsed = _parse_tag(low, start, name_end)
-                attrs = parsed[1] if parsed is not None else []
+            if element == b"script" and 0 <= hit < end:
                 out.append(buf[emitted:start])
-                out.append(self._rewrite(buf, low, start, end, name_end, element, attrs))
+                out.append(self._gate(buf, low, start, end, name_end))
                 emitted = end
             pos = end
             self._mode = element
@@ -447,7 +451,7 @@ class TagRewriter:
             start = low.rfind(b"<", tail, cut)
             while start >= 0:
                 if start + 1 < n and 0x61 <= low[start + 1] <= 0x7A:
-                    if _parse_tag(low, start, _name_end(low, start + 2, n)) is not None:
+                    if _TAG_END.match(low, _name_end(low, start + 2, n)) is not None:
                         break
                     cut = start
                 start = low.rfind(b"<", tail, start)
@@ -455,77 +459,90 @@ class TagRewriter:
         self._held = buf[cut:]
         return b"".join(out)
 
-    def _rewrite(
-        self,
-        buf: bytes,
-        low: bytes,
-        start: int,
-        end: int,
-        name_end: int,
-        name: bytes,
-        attrs: list[_Attr],
-    ) -> bytes:
+    def _gate(self, buf: bytes, low: bytes, start: int, end: int, name_end: int) -> bytes:
+        """The start tag ``buf[start:end]`` gated if it is blocked (else as it is)."""
         tag = buf[start:end]
-        if _gated(attrs):
-            return tag
-        src = next((a for a in attrs if a.name == "src"), None)
-        key = self._rules.category_of(src.value) if src is not None and src.value else None
-        srcset = next((a for a in attrs if a.name == "srcset"), None) if name == b"img" else None
-        if key is None and srcset is not None and srcset.value:
-            key = _srcset_category(self._rules, srcset.value)
-        if key is None:
+        gates = self._rules._gates
+        gate = gates.get(tag)
+        if gate is None and tag not in gates:
+            gate = _gated_tag(self._rules, buf, low, start, end, name_end)
+            if len(tag) <= _MAX_GATE_TAG:
+                if len(gates) >= _MAX_GATES:
+                    del gates[next(iter(gates))]
+                gates[tag] = gate
+        if gate is None:
             return tag
         self._blocked += 1
-        # Edits as (offset in tag, bytes removed, bytes inserted), applied from the end;
-        # new attributes go right after the name, where nothing can be cut in two.
-        edits: list[tuple[int, int, bytes]] = []
-        close = name_end - start
-        added = b' data-consent="' + key.encode() + b'"'
-        if name == b"script":
-            kind = next((a for a in attrs if a.name == "type"), None)
-            if kind is not None and (kind.value or "").strip().lower() not in _JS_TYPES:
-                return tag  # JSON, a template...: no fetch to stop
-            if kind is not None:
-                edits.append((kind.start - start, kind.end - kind.start, b""))
-                value = buf[kind.value_start : kind.value_end]
-                if value:
-                    added += b' data-type="' + value.replace(b'"', b"&quot;") + b'"'
-            added = b' type="text/plain"' + added
-        else:
-            for attr in (src, srcset):
-                if attr is not None:
-                    edits.append((attr.start - start, 0, b"data-"))
-            if name == b"iframe" and not any(a.name == "hidden" for a in attrs):
-                added += b" hidden"
-                host = url_host(src.value) if src is not None and src.value else None
-                prefix = self._placeholder(key, host[0] if host else "")
-                return prefix + _apply(tag, edits, close, added)
-        return _apply(tag, edits, close, added)
+        text, key, host = gate
+        return text if host is None else self._placeholder(key, host) + text
 
 
-def _next_marker(low: bytes, pos: int, found: list[int]) -> tuple[int, bytes | None, int] | None:
-    """The next comment or text-only element from ``pos``: ``(start, name, name end)``.
+#: What a start tag becomes: ``(gated tag, category key, host)``; the host (of an iframe
+#: that gets a placeholder) is ``None`` when no placeholder goes before it.
+_Gate = tuple[bytes, str, str | None]
+# Gated tags kept per rule set, and the longest tag kept.
+_MAX_GATES = 128
+_MAX_GATE_TAG = 1024
+_MARKER = re.compile(rb"<(?:!--|(script|style|textarea|title))")
 
-    ``found`` keeps each opener's next position between calls, so the body is
-    searched once per opener; the name is ``None`` for a comment.
+
+def _gated_tag(
+    rules: BlockRules, buf: bytes, low: bytes, start: int, end: int, name_end: int
+) -> _Gate | None:
+    """How the start tag ``buf[start:end]`` is gated under ``rules``; ``None``: left alone."""
+    name = low[start + 1 : name_end]
+    attrs = _parse_attrs(low, name_end, end)
+    if _gated(attrs):
+        return None
+    src = next((a for a in attrs if a.name == "src"), None)
+    key = rules.category_of(src.value) if src is not None and src.value else None
+    srcset = next((a for a in attrs if a.name == "srcset"), None) if name == b"img" else None
+    if key is None and srcset is not None and srcset.value:
+        key = _srcset_category(rules, srcset.value)
+    if key is None:
+        return None
+    tag = buf[start:end]
+    # Edits as (offset in tag, bytes removed, bytes inserted), applied from the end;
+    # new attributes go right after the name, where nothing can be cut in two.
+    edits: list[tuple[int, int, bytes]] = []
+    close = name_end - start
+    added = b' data-consent="' + key.encode() + b'"'
+    if name == b"script":
+        kind = next((a for a in attrs if a.name == "type"), None)
+        if kind is not None and (kind.value or "").strip().lower() not in _JS_TYPES:
+            return None  # JSON, a template...: no fetch to stop
+        if kind is not None:
+            edits.append((kind.start - start, kind.end - kind.start, b""))
+            value = buf[kind.value_start : kind.value_end]
+            if value:
+                added += b' data-type="' + value.replace(b'"', b"&quot;") + b'"'
+        added = b' type="text/plain"' + added
+    else:
+        for attr in (src, srcset):
+            if attr is not None:
+                edits.append((attr.start - start, 0, b"data-"))
+        if name == b"iframe" and not any(a.name == "hidden" for a in attrs):
+            added += b" hidden"
+            host = url_host(src.value) if src is not None and src.value else None
+            return _apply(tag, edits, close, added), key, host[0] if host else ""
+    return _apply(tag, edits, close, added), key, None
+
+
+def _next_marker(low: bytes, pos: int, endpos: int) -> tuple[int, bytes | None, int] | None:
+    """The first comment or text-only element starting in ``low[pos:endpos]``.
+
+    ``(start, name, name end)``; the name is ``None`` for a comment.
     """
     n = len(low)
     while True:
-        best = which = -1
-        for index, at in enumerate(found):
-            if at == -2 or 0 <= at < pos:
-                at = found[index] = low.find(_OPENERS[index], pos)
-            if at >= 0 and (best < 0 or at < best):
-                best, which = at, index
-        if best < 0:
+        found = _MARKER.search(low, pos, endpos)
+        if found is None:
             return None
-        opener = _OPENERS[which]
-        end = best + len(opener)
-        if which == 0:
-            return best, None, end
-        if end >= n or low[end] in _NAME_END:
-            return best, opener[1:], end  # at the very end: the caller holds it back
-        found[which] = low.find(opener, best + 1)  # "<scripts", "<titles": another element
+        end = found.end()
+        name = found.group(1)
+        if name is None or end >= n or low[end] in _NAME_END:
+            return found.start(), name, end  # at the very end: the caller holds it back
+        pos = found.start() + 1  # "<scripts", "<titles": another element
 
 
 def _name_end(low: bytes, i: int, limit: int) -> int:
