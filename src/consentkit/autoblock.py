@@ -338,103 +338,139 @@ class TagRewriter:
         out: list[bytes] = []
         emitted = 0  # buf[:emitted] is in out
         pos = 0  # where the markup scan goes on from
-        scanned = 0  # no comment or text-only element starts in [pos, scanned)
+        if self._mode is not None:
+            pos = self._close(low, pos)
+            if pos < 0:
+                return self._hold_text(buf, 0, 0, final, out)
+        # Every place of a blocked host's name, in order.
+        places: list[int] = []
+        for needle, at in zip(needles, hits, strict=True):
+            while at >= 0:
+                places.append(at)
+                at = low.find(needle, at + 1)
+        places.sort()
+        # The comments and text-only elements: in a whole body, only those before the last
+        # name matter (one starting before a name ends before it: no name holds a "<").
+        if final:
+            if not places or places[-1] < pos:
+                out.append(buf)
+                return b"".join(out)
+            markers = _MARKER.finditer(low, pos, places[-1])
+        else:
+            markers = _MARKER.finditer(low, pos)
+        marker = next(markers, None)
+        count = len(places)
+        index = 0
         while True:
-            mode = self._mode
-            if mode is not None:
-                if mode == b"--":
-                    end = low.find(b"-->", pos)
-                    hold = 2
-                    if end >= 0:
-                        end += 3
-                else:
-                    end_tag = _RAW_END[mode]
-                    end = low.find(end_tag, pos)
-                    hold = len(end_tag) - 1
-                    if end >= 0:
-                        end += len(end_tag)
-                if end < 0:
-                    cut = n if final else max(pos, n - hold)
-                    out.append(buf[emitted:cut])
-                    self._held = buf[cut:]
-                    return b"".join(out)
-                pos = end
-                self._mode = None
-            # The next blocked host's name from pos (each name's next place is kept).
             hit = -1
-            for index, at in enumerate(hits):
-                if 0 <= at < pos:
-                    at = hits[index] = low.find(needles[index], pos)
-                if at >= 0 and (hit < 0 or at < hit):
-                    hit = at
-            if hit < 0:
-                if final:
-                    break  # nothing more to gate: the rest goes as it is
-                marker = _next_marker(low, max(pos, scanned), n)
-                if marker is None:
+            while index < count:
+                hit = places[index]
+                if hit >= pos:
                     break
-            else:
-                marker = _next_marker(low, max(pos, scanned), hit)
-                if marker is None:
-                    # The name is in markup: a blocked tag may be around it.
-                    scanned = hit
-                    for index, at in enumerate(hits):
-                        if at == hit:
-                            hits[index] = low.find(needles[index], hit + 1)
-                    # Usually the nearest "<" opens the tag; else one may be in a quoted value.
-                    start = low.rfind(b"<", pos, hit)
-                    if start < 0:
+                index += 1
+                hit = -1
+            while marker is not None and marker.start() < pos:
+                marker = next(markers, None)
+            if marker is not None and (hit < 0 or marker.start() < hit):
+                start = marker.start()
+                name_end = marker.end()
+                element = marker.group(1)
+                marker = next(markers, None)
+                if element is None:  # a comment; "<!-->" and "<!--->" are whole ones
+                    if name_end + 2 > n and not final:
+                        out.append(buf[emitted:start])
+                        self._held = buf[start:]
+                        return b"".join(out)
+                    if low.startswith(b">", name_end):
+                        pos = name_end + 1
                         continue
-                    if not low.startswith((b"<img", b"<iframe"), start):
-                        start = max(low.rfind(b"<img", pos, hit), low.rfind(b"<iframe", pos, hit))
-                        if start < 0:
-                            continue
-                    name_end = start + (4 if low[start + 2] == 0x6D else 7)
-                    if name_end >= n or low[name_end] not in _NAME_END:
+                    if low.startswith(b"->", name_end):
+                        pos = name_end + 2
                         continue
-                    whole = _TAG_END.match(low, name_end)
-                    if whole is None:
-                        if final or n - start > MAX_TAG:
-                            continue  # cut off at the very end, or too long: untouched
-                        return self._end(buf, low, out, emitted, pos, MAX_TAG)
-                    end = whole.end()
-                    if end <= hit or _inside_a_tag(low, start):
-                        continue  # the name is in the text after that tag, or it is no tag
-                    out.append(buf[emitted:start])
-                    out.append(self._gate(buf, low, start, end, name_end))
-                    emitted = pos = end
+                    self._mode = b"--"
+                    pos = self._close(low, name_end)
+                    if pos < 0:
+                        return self._hold_text(buf, emitted, name_end, final, out)
                     continue
-            start, element, name_end = marker
-            if element is None:  # a comment; "<!-->" and "<!--->" are whole ones
-                if name_end + 2 > n and not final:
+                if name_end < n and low[name_end] not in _NAME_END:
+                    continue  # "<scripts", "<titles": another element
+                # The start tag of an element whose text is skipped: find where it ends.
+                whole = _TAG_END.match(low, name_end)
+                if whole is None:
+                    if final or n - start > MAX_TAG:
+                        out.append(buf[emitted:])
+                        return b"".join(out)
                     out.append(buf[emitted:start])
                     self._held = buf[start:]
                     return b"".join(out)
-                if low.startswith(b">", name_end):
-                    pos = name_end + 1
-                elif low.startswith(b"->", name_end):
-                    pos = name_end + 2
-                else:
-                    pos = name_end
-                    self._mode = b"--"
+                end = whole.end()
+                if element == b"script" and 0 <= hit < end:
+                    out.append(buf[emitted:start])
+                    out.append(self._gate(buf, low, start, end, name_end))
+                    emitted = end
+                self._mode = element
+                pos = self._close(low, end)
+                if pos < 0:
+                    return self._hold_text(buf, emitted, end, final, out)
                 continue
-            # The start tag of an element whose text is skipped: find where it ends.
+            if hit < 0:
+                break
+            # A name in markup: a blocked tag may be around it.
+            index += 1
+            # Usually the nearest "<" opens the tag; else one may be in a quoted value.
+            start = low.rfind(b"<", pos, hit)
+            if start < 0:
+                continue
+            if not low.startswith((b"<img", b"<iframe"), start):
+                start = max(low.rfind(b"<img", pos, hit), low.rfind(b"<iframe", pos, hit))
+                if start < 0:
+                    continue
+            name_end = start + (4 if low[start + 2] == 0x6D else 7)
+            if name_end >= n or low[name_end] not in _NAME_END:
+                continue
             whole = _TAG_END.match(low, name_end)
             if whole is None:
                 if final or n - start > MAX_TAG:
-                    out.append(buf[emitted:])
-                    return b"".join(out)
-                out.append(buf[emitted:start])
-                self._held = buf[start:]
-                return b"".join(out)
+                    continue  # cut off at the very end, or too long: untouched
+                return self._end(buf, low, out, emitted, pos, MAX_TAG)
             end = whole.end()
-            if element == b"script" and 0 <= hit < end:
-                out.append(buf[emitted:start])
-                out.append(self._gate(buf, low, start, end, name_end))
-                emitted = end
-            pos = end
-            self._mode = element
+            if end <= hit or _inside_a_tag(low, start):
+                continue  # the name is in the text after that tag, or it is no tag
+            out.append(buf[emitted:start])
+            out.append(self._gate(buf, low, start, end, name_end))
+            emitted = pos = end
         return self._end(buf, low, out, emitted, pos, 0 if final else _TAIL)
+
+    def _close(self, low: bytes, pos: int) -> int:
+        """Where the comment or text-only element being skipped ends, after ``pos``; -1: not
+        in this part. Back in markup if found."""
+        mode = self._mode
+        if mode == b"--":
+            end = low.find(b"-->", pos)
+            if end < 0:
+                return -1
+            end += 3
+        else:
+            assert mode is not None
+            end_tag = _RAW_END[mode]
+            end = low.find(end_tag, pos)
+            if end < 0:
+                return -1
+            end += len(end_tag)
+        self._mode = None
+        return end
+
+    def _hold_text(
+        self, buf: bytes, emitted: int, pos: int, final: bool, out: list[bytes]
+    ) -> bytes:
+        """The end of a part inside skipped text: hold back what could start its end."""
+        mode = self._mode
+        hold = 2 if mode == b"--" else len(_RAW_END[mode or b"script"]) - 1
+        n = len(buf)
+        cut = n if final else max(pos, n - hold)
+        out.append(buf[emitted:cut])
+        self._held = buf[cut:]
+        return b"".join(out)
 
     def _end(
         self, buf: bytes, low: bytes, out: list[bytes], emitted: int, pos: int, window: int
@@ -526,23 +562,6 @@ def _gated_tag(
             host = url_host(src.value) if src is not None and src.value else None
             return _apply(tag, edits, close, added), key, host[0] if host else ""
     return _apply(tag, edits, close, added), key, None
-
-
-def _next_marker(low: bytes, pos: int, endpos: int) -> tuple[int, bytes | None, int] | None:
-    """The first comment or text-only element starting in ``low[pos:endpos]``.
-
-    ``(start, name, name end)``; the name is ``None`` for a comment.
-    """
-    n = len(low)
-    while True:
-        found = _MARKER.search(low, pos, endpos)
-        if found is None:
-            return None
-        end = found.end()
-        name = found.group(1)
-        if name is None or end >= n or low[end] in _NAME_END:
-            return found.start(), name, end  # at the very end: the caller holds it back
-        pos = found.start() + 1  # "<scripts", "<titles": another element
 
 
 def _name_end(low: bytes, i: int, limit: int) -> int:
