@@ -101,9 +101,10 @@ class BlockRules:
     __slots__ = ("_exact", "_gates", "_wild", "keys", "needles")
 
     def __init__(self, categories: Iterable[Category]) -> None:
-        # What a tag (its exact bytes) becomes under these rules, for tags seen before:
-        # see `TagRewriter`. Bounded (`_MAX_GATES` tags of at most `_MAX_GATE_TAG` bytes).
-        self._gates: dict[bytes, _Gate | None] = {}
+        # What a tag (its exact bytes) becomes under these rules, for tags seen before
+        # (``()``: left alone): see `TagRewriter`. Bounded (`_MAX_GATES` tags of at most
+        # `_MAX_GATE_TAG` bytes).
+        self._gates: dict[bytes, _Gate | tuple[()]] = {}
         self._exact: dict[str, list[tuple[int | None, str]]] = {}
         self._wild: dict[str, list[tuple[int | None, str]]] = {}
         keys: list[str] = []
@@ -315,25 +316,21 @@ class TagRewriter:
         if self._held or self._mode is not None:
             return self.feed(body) + self.finish()
         low = body.lower()
-        hits = [low.find(needle) for needle in self._needles]
-        if max(hits, default=-1) < 0:
+        # Nothing after the last name needs looking at (a tag that holds it ends after it).
+        last = max([low.rfind(needle) for needle in self._needles], default=-1)
+        if last < 0:
             return body
-        return self._run(body, True, low, hits)
+        return self._run(body, True, low, last)
 
     def finish(self) -> bytes:
         """The end of the body: everything still held back."""
         held, self._held = self._held, b""
         return self._run(held, True) if held else b""
 
-    def _run(
-        self, buf: bytes, final: bool, low: bytes | None = None, hits: list[int] | None = None
-    ) -> bytes:
+    def _run(self, buf: bytes, final: bool, low: bytes | None = None, last: int = -1) -> bytes:
         self._held = b""
         if low is None:
             low = buf.lower()
-        needles = self._needles
-        if hits is None:
-            hits = [low.find(needle) for needle in needles]
         n = len(buf)
         out: list[bytes] = []
         emitted = 0  # buf[:emitted] is in out
@@ -342,104 +339,68 @@ class TagRewriter:
             pos = self._close(low, pos)
             if pos < 0:
                 return self._hold_text(buf, 0, 0, final, out)
-        # Every place of a blocked host's name, in order.
-        places: list[int] = []
-        for needle, at in zip(needles, hits, strict=True):
-            while at >= 0:
-                places.append(at)
-                at = low.find(needle, at + 1)
-        places.sort()
-        # The comments and text-only elements: in a whole body, only those before the last
-        # name matter (one starting before a name ends before it: no name holds a "<").
-        if final:
-            if not places or places[-1] < pos:
-                out.append(buf)
-                return b"".join(out)
-            markers = _MARKER.finditer(low, pos, places[-1])
-        else:
-            markers = _MARKER.finditer(low, pos)
-        marker = next(markers, None)
-        count = len(places)
-        index = 0
-        while True:
-            hit = -1
-            while index < count:
-                hit = places[index]
-                if hit >= pos:
-                    break
-                index += 1
-                hit = -1
-            while marker is not None and marker.start() < pos:
-                marker = next(markers, None)
-            if marker is not None and (hit < 0 or marker.start() < hit):
-                start = marker.start()
-                name_end = marker.end()
-                element = marker.group(1)
-                marker = next(markers, None)
-                if element is None:  # a comment; "<!-->" and "<!--->" are whole ones
-                    if name_end + 2 > n and not final:
-                        out.append(buf[emitted:start])
-                        self._held = buf[start:]
-                        return b"".join(out)
-                    if low.startswith(b">", name_end):
-                        pos = name_end + 1
-                        continue
-                    if low.startswith(b"->", name_end):
-                        pos = name_end + 2
-                        continue
-                    self._mode = b"--"
-                    pos = self._close(low, name_end)
-                    if pos < 0:
-                        return self._hold_text(buf, emitted, name_end, final, out)
-                    continue
-                if name_end < n and low[name_end] not in _NAME_END:
-                    continue  # "<scripts", "<titles": another element
-                # The start tag of an element whose text is skipped: find where it ends.
-                whole = _TAG_END.match(low, name_end)
-                if whole is None:
-                    if final or n - start > MAX_TAG:
-                        out.append(buf[emitted:])
-                        return b"".join(out)
+        # The comments, text-only elements and tags that may load something, in order.
+        scan = _SCAN.finditer(low, pos, last if last >= 0 else n)
+        for found in scan:
+            start = found.start()
+            if start < pos:
+                continue  # inside what was skipped or gated
+            name_end = found.end()
+            kind = found.lastindex
+            if kind is None:  # a comment; "<!-->" and "<!--->" are whole ones
+                if name_end + 2 > n and not final:
                     out.append(buf[emitted:start])
                     self._held = buf[start:]
                     return b"".join(out)
-                end = whole.end()
-                if element == b"script" and 0 <= hit < end:
+                if low.startswith(b">", name_end):
+                    pos = name_end + 1
+                    continue
+                if low.startswith(b"->", name_end):
+                    pos = name_end + 2
+                    continue
+                self._mode = b"--"
+                pos = self._close(low, name_end)
+                if pos < 0:
+                    return self._hold_text(buf, emitted, name_end, final, out)
+                continue
+            if name_end < n and low[name_end] not in _NAME_END:
+                continue  # "<scripts", "<images": another element
+            whole = _TAG_END.match(low, name_end)
+            if whole is None:  # cut off at the end of the part
+                if final or n - start > MAX_TAG:
+                    if kind != 3:
+                        out.append(buf[emitted:])
+                        return b"".join(out)
+                    continue  # cut off at the very end, or too long: untouched
+                if kind != 3:
                     out.append(buf[emitted:start])
-                    out.append(self._gate(buf, low, start, end, name_end))
-                    emitted = end
-                self._mode = element
+                    self._held = buf[start:]
+                    return b"".join(out)
+                return self._end(buf, low, out, emitted, pos, MAX_TAG)
+            end = whole.end()
+            # A tag longer than MAX_TAG passes untouched, however the body was cut.
+            gate = (
+                self._lookup(buf, low, start, end, name_end)
+                if kind != 2 and end - start <= MAX_TAG
+                else None
+            )
+            if gate and (kind == 1 or not _inside_a_tag(low, start)):
+                out.append(buf[emitted:start])
+                self._blocked += 1
+                text, key, host = gate
+                if host is not None:
+                    out.append(self._placeholder(key, host))
+                out.append(text)
+                emitted = pos = end
+            if kind != 3:  # an element whose text is skipped: find where it ends
+                self._mode = found.group(kind)
                 pos = self._close(low, end)
                 if pos < 0:
                     return self._hold_text(buf, emitted, end, final, out)
-                continue
-            if hit < 0:
-                break
-            # A name in markup: a blocked tag may be around it.
-            index += 1
-            # Usually the nearest "<" opens the tag; else one may be in a quoted value.
-            start = low.rfind(b"<", pos, hit)
-            if start < 0:
-                continue
-            if not low.startswith((b"<img", b"<iframe"), start):
-                start = max(low.rfind(b"<img", pos, hit), low.rfind(b"<iframe", pos, hit))
-                if start < 0:
-                    continue
-            name_end = start + (4 if low[start + 2] == 0x6D else 7)
-            if name_end >= n or low[name_end] not in _NAME_END:
-                continue
-            whole = _TAG_END.match(low, name_end)
-            if whole is None:
-                if final or n - start > MAX_TAG:
-                    continue  # cut off at the very end, or too long: untouched
-                return self._end(buf, low, out, emitted, pos, MAX_TAG)
-            end = whole.end()
-            if end <= hit or _inside_a_tag(low, start):
-                continue  # the name is in the text after that tag, or it is no tag
-            out.append(buf[emitted:start])
-            out.append(self._gate(buf, low, start, end, name_end))
-            emitted = pos = end
-        return self._end(buf, low, out, emitted, pos, 0 if final else _TAIL)
+        if final:
+            out.append(buf[emitted:])
+            return b"".join(out)
+        return self._end(buf, low, out, emitted, pos, _TAIL)
 
     def _close(self, low: bytes, pos: int) -> int:
         """Where the comment or text-only element being skipped ends, after ``pos``; -1: not
@@ -495,31 +456,38 @@ class TagRewriter:
         self._held = buf[cut:]
         return b"".join(out)
 
-    def _gate(self, buf: bytes, low: bytes, start: int, end: int, name_end: int) -> bytes:
-        """The start tag ``buf[start:end]`` gated if it is blocked (else as it is)."""
+    def _lookup(
+        self, buf: bytes, low: bytes, start: int, end: int, name_end: int
+    ) -> _Gate | tuple[()]:
+        """How the start tag ``buf[start:end]`` is gated; ``()``: it is left as it is."""
         tag = buf[start:end]
         gates = self._rules._gates
         gate = gates.get(tag)
-        if gate is None and tag not in gates:
-            gate = _gated_tag(self._rules, buf, low, start, end, name_end)
+        if gate is None:
+            for needle in self._needles:
+                if low.find(needle, name_end, end) >= 0:
+                    gate = _gated_tag(self._rules, buf, low, start, end, name_end) or ()
+                    break
+            else:
+                gate = ()  # no blocked host's name in it
             if len(tag) <= _MAX_GATE_TAG:
                 if len(gates) >= _MAX_GATES:
                     del gates[next(iter(gates))]
                 gates[tag] = gate
-        if gate is None:
-            return tag
-        self._blocked += 1
-        text, key, host = gate
-        return text if host is None else self._placeholder(key, host) + text
+        return gate
 
 
 #: What a start tag becomes: ``(gated tag, category key, host)``; the host (of an iframe
 #: that gets a placeholder) is ``None`` when no placeholder goes before it.
 _Gate = tuple[bytes, str, str | None]
 # Gated tags kept per rule set, and the longest tag kept.
-_MAX_GATES = 128
+_MAX_GATES = 256
 _MAX_GATE_TAG = 1024
-_MARKER = re.compile(rb"<(?:!--|(script|style|textarea|title))")
+# What the scan stops at: a comment, a script (group 1: gated, and its text skipped), another
+# element whose text is skipped (group 2) or a tag that may load something (group 3); a name
+# must end there. (The look-ahead and the common prefixes factored out make `re` twice as
+# fast: most "<" are turned away at once.)
+_SCAN = re.compile(rb"<(?=[!sti])(?:!--|(script)|(style|t(?:extarea|itle))|(i(?:mg|frame)))")
 
 
 def _gated_tag(
@@ -587,6 +555,9 @@ def _apply(tag: bytes, edits: list[tuple[int, int, bytes]], close: int, added: b
     return tag
 
 
+# Placeholders kept rendered (by language, granted set, page, category and host).
+_MAX_RENDERED = 256
+
 #: Rules of consentkit.css a placeholder uses (the box is a ``.ck-note``).
 _PLACEHOLDER_RULES = (".ck", ".ck *", ".ck a", ".ck :focus-visible", ".ck-text", ".ck-row",
                       ".ck-btn", ".ck-btn:hover", ".ck-link", ".ck-note")  # fmt: skip
@@ -643,6 +614,7 @@ class Placeholders:
         self._prefix = escape(prefix)
         self._privacy = escape(privacy_path)
         self._link = f'<link rel="stylesheet" href="{escape(css_url)}">'.encode()
+        self._rendered: dict[tuple[tuple[str, tuple[str, ...], str], str, str], list[bytes]] = {}
         css = resources.files("consentkit").joinpath("static/consentkit.css").read_text("utf-8")
         self._style = (
             _rules_for(css, _PLACEHOLDER_RULES)
@@ -667,16 +639,21 @@ class Placeholders:
             if inline_style
             else self._link
         )
-        # A page's boxes for one host and category differ only in their text's id.
-        rendered: dict[tuple[str, str], list[bytes]] = {}
+        # A page's boxes for one host and category differ only in their text's id; they are
+        # kept across requests (a bounded number) by everything else they depend on.
+        rendered = self._rendered
+        context = (language.lang, tuple(kept), next_path)
         count = 0
 
         def placeholder(key: str, host: str) -> bytes:
             nonlocal count
-            parts = rendered.get((key, host))
+            parts = rendered.get((context, key, host))
             if parts is None:
                 html = self.html(language, key, host, kept, next_path, "\x00")
-                parts = rendered[(key, host)] = html.encode().split(b"\x00")
+                parts = html.encode().split(b"\x00")
+                if len(rendered) >= _MAX_RENDERED:
+                    del rendered[next(iter(rendered))]
+                rendered[(context, key, host)] = parts
             count += 1
             box = f"ck-ph-{count}".encode().join(parts)
             return styles + box if count == 1 else box
