@@ -101,9 +101,9 @@ class BlockRules:
     __slots__ = ("_exact", "_gates", "_wild", "keys", "needles")
 
     def __init__(self, categories: Iterable[Category]) -> None:
-        # What a tag (its exact bytes) becomes under these rules, for tags seen before
-        # (``()``: left alone): see `TagRewriter`. Bounded (`_MAX_GATES` tags of at most
-        # `_MAX_GATE_TAG` bytes).
+        # What a tag (its exact bytes) with a blocked host's name in it becomes under these
+        # rules, for tags seen before (``()``: left alone): see `TagRewriter`. Bounded
+        # (`_MAX_GATES` tags of at most `_MAX_GATE_TAG` bytes).
         self._gates: dict[bytes, _Gate | tuple[()]] = {}
         self._exact: dict[str, list[tuple[int | None, str]]] = {}
         self._wild: dict[str, list[tuple[int | None, str]]] = {}
@@ -339,13 +339,12 @@ class TagRewriter:
             pos = self._close(low, pos)
             if pos < 0:
                 return self._hold_text(buf, 0, 0, final, out)
+        gates = self._rules._gates
         # The comments, text-only elements and tags that may load something, in order.
-        scan = _SCAN.finditer(low, pos, last if last >= 0 else n)
-        for found in scan:
-            start = found.start()
+        for found in _SCAN.finditer(low, pos, last if last >= 0 else n):
+            start, name_end = found.span()
             if start < pos:
                 continue  # inside what was skipped or gated
-            name_end = found.end()
             kind = found.lastindex
             if kind is None:  # a comment; "<!-->" and "<!--->" are whole ones
                 if name_end + 2 > n and not final:
@@ -358,32 +357,42 @@ class TagRewriter:
                 if low.startswith(b"->", name_end):
                     pos = name_end + 2
                     continue
-                self._mode = b"--"
-                pos = self._close(low, name_end)
-                if pos < 0:
+                close = low.find(b"-->", name_end)
+                if close < 0:
+                    self._mode = b"--"
                     return self._hold_text(buf, emitted, name_end, final, out)
+                pos = close + 3
                 continue
             if name_end < n and low[name_end] not in _NAME_END:
                 continue  # "<scripts", "<images": another element
-            whole = _TAG_END.match(low, name_end)
-            if whole is None:  # cut off at the end of the part
-                if final or n - start > MAX_TAG:
+            gate: _Gate | tuple[()] | None = None
+            if kind != 2:
+                # A tag seen before ends at its first ">" (a kept tag with a ">" before its
+                # end cannot be equal to bytes that end at their first one): no parsing.
+                end = low.find(b">", name_end) + 1
+                if end:
+                    gate = gates.get(buf[start:end])
+            if gate is None:
+                whole = _TAG_END.match(low, name_end)
+                if whole is None:  # cut off at the end of the part
+                    if final or n - start > MAX_TAG:
+                        if kind != 3:
+                            out.append(buf[emitted:])
+                            return b"".join(out)
+                        continue  # cut off at the very end, or too long: untouched
                     if kind != 3:
-                        out.append(buf[emitted:])
+                        out.append(buf[emitted:start])
+                        self._held = buf[start:]
                         return b"".join(out)
-                    continue  # cut off at the very end, or too long: untouched
-                if kind != 3:
-                    out.append(buf[emitted:start])
-                    self._held = buf[start:]
-                    return b"".join(out)
-                return self._end(buf, low, out, emitted, pos, MAX_TAG)
-            end = whole.end()
-            # A tag longer than MAX_TAG passes untouched, however the body was cut.
-            gate = (
-                self._lookup(buf, low, start, end, name_end)
-                if kind != 2 and end - start <= MAX_TAG
-                else None
-            )
+                    return self._end(buf, low, out, emitted, pos, MAX_TAG)
+                end = whole.end()
+                # A tag longer than MAX_TAG passes untouched, however the body was cut.
+                if kind != 2 and end - start <= MAX_TAG:
+                    gate = gates.get(buf[start:end])
+                    if gate is None:
+                        gate = self._lookup(buf, low, start, end, name_end)
+                else:
+                    gate = ()
             if gate and (kind == 1 or not _inside_a_tag(low, start)):
                 out.append(buf[emitted:start])
                 self._blocked += 1
@@ -393,10 +402,13 @@ class TagRewriter:
                 out.append(text)
                 emitted = pos = end
             if kind != 3:  # an element whose text is skipped: find where it ends
-                self._mode = found.group(kind)
-                pos = self._close(low, end)
-                if pos < 0:
+                name = found.group(kind)
+                end_tag = _RAW_END[name]
+                close = low.find(end_tag, end)
+                if close < 0:
+                    self._mode = name
                     return self._hold_text(buf, emitted, end, final, out)
+                pos = close + len(end_tag)
         if final:
             out.append(buf[emitted:])
             return b"".join(out)
@@ -459,21 +471,18 @@ class TagRewriter:
     def _lookup(
         self, buf: bytes, low: bytes, start: int, end: int, name_end: int
     ) -> _Gate | tuple[()]:
-        """How the start tag ``buf[start:end]`` is gated; ``()``: it is left as it is."""
-        tag = buf[start:end]
-        gates = self._rules._gates
-        gate = gates.get(tag)
-        if gate is None:
-            for needle in self._needles:
-                if low.find(needle, name_end, end) >= 0:
-                    gate = _gated_tag(self._rules, buf, low, start, end, name_end) or ()
-                    break
-            else:
-                gate = ()  # no blocked host's name in it
-            if len(tag) <= _MAX_GATE_TAG:
-                if len(gates) >= _MAX_GATES:
-                    del gates[next(iter(gates))]
-                gates[tag] = gate
+        """How the start tag ``buf[start:end]``, not kept yet, is gated; ``()``: left alone."""
+        for needle in self._needles:
+            if low.find(needle, name_end, end) >= 0:
+                break
+        else:
+            return ()  # no blocked host's name in it (not kept: they may be many)
+        gate = _gated_tag(self._rules, buf, low, start, end, name_end) or ()
+        if end - start <= _MAX_GATE_TAG:
+            gates = self._rules._gates
+            if len(gates) >= _MAX_GATES:
+                del gates[next(iter(gates))]
+            gates[buf[start:end]] = gate
         return gate
 
 
