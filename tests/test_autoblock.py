@@ -260,3 +260,44 @@ def test_the_kept_tags_are_bounded() -> None:
     kept = rules._gates
     assert len(kept) <= 256
     assert long_tag not in kept  # too long to keep: gated anew each time
+
+
+def test_a_tag_with_a_quoted_gt_is_gated_the_same_when_seen_again() -> None:
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    page = (
+        b'<img alt="a>b" src="https://i.ytimg.com/x.jpg">'
+        b'<img alt="a>b" src="https://i.ytimg.com/x.jpg" title="other">'
+    )
+    expected = (
+        b'<img data-consent="marketing" alt="a>b" data-src="https://i.ytimg.com/x.jpg">'
+        b'<img data-consent="marketing" alt="a>b" data-src="https://i.ytimg.com/x.jpg"'
+        b' title="other">'
+    )
+    for _ in range(3):  # the first time parsed, then looked up
+        assert TagRewriter(rules, placeholder).rewrite(page) == expected
+
+
+def test_only_script_iframe_and_img_start_tags_are_gated() -> None:
+    page = (
+        b'<style src="https://www.youtube.com/s.css"></style>'
+        b'<title data-src="https://www.youtube.com/t">t</title>'
+        b'<video src="https://www.youtube.com/v.mp4"></video>'
+        b'<a href="https://www.youtube.com/watch">w</a>'
+    )
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    rewriter = TagRewriter(rules, placeholder)
+    assert rewriter.rewrite(page) is page
+    assert rewriter.blocked == 0
+
+
+def test_tags_without_a_blocked_host_are_not_kept() -> None:
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    page = b"".join(
+        b'<img src="/local/%d.png"><script src="/%d.js"></script>' % (i, i) for i in range(300)
+    )
+    page += b'<img src="https://i.ytimg.com/a.jpg">'
+    TagRewriter(rules, placeholder).rewrite(page)
+    assert list(rules._gates) == [b'<img src="https://i.ytimg.com/a.jpg">']
