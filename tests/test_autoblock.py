@@ -301,3 +301,20 @@ def test_tags_without_a_blocked_host_are_not_kept() -> None:
     page += b'<img src="https://i.ytimg.com/a.jpg">'
     TagRewriter(rules, placeholder).rewrite(page)
     assert list(rules._gates) == [b'<img src="https://i.ytimg.com/a.jpg">']
+
+
+def test_blocked_tags_among_many_local_ones_are_all_gated() -> None:
+    # Host names are looked for ahead of a tag, a window at a time: blocked tags near and far.
+    local = b'<img src="/local/%d.png" alt="photo">'
+    blocked = b'<img src="https://i.ytimg.com/%d.jpg">'
+    gated = b'<img data-consent="marketing" data-src="https://i.ytimg.com/%d.jpg">'
+    spots = {0, 1, 7, 8, 40, 41, 99}
+    page = b"".join((blocked if i in spots else local) % i for i in range(100))
+    expected = b"".join((gated if i in spots else local) % i for i in range(100))
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    for _ in range(2):  # parsed, then looked up
+        rewriter = TagRewriter(rules, placeholder)
+        assert rewriter.rewrite(page) == expected
+        assert rewriter.blocked == len(spots)
+    assert rewrite(page, frozenset(), 1000, 2000, 3001) == expected

@@ -340,6 +340,10 @@ class TagRewriter:
             if pos < 0:
                 return self._hold_text(buf, 0, 0, final, out)
         gates = self._rules._gates
+        needles = self._needles
+        # No host name lies whole in low[clear_from:clear_to]: a tag inside holds none (what
+        # spares most tags without one, local images say, looking for every name in each).
+        clear_from = clear_to = 0
         # The comments, text-only elements and tags that may load something, in order.
         for found in _SCAN.finditer(low, pos, last if last >= 0 else n):
             start, name_end = found.span()
@@ -366,10 +370,11 @@ class TagRewriter:
             if name_end < n and low[name_end] not in _NAME_END:
                 continue  # "<scripts", "<images": another element
             gate: _Gate | tuple[()] | None = None
+            first_gt = 0
             if kind != 2:
                 # A tag seen before ends at its first ">" (a kept tag with a ">" before its
                 # end cannot be equal to bytes that end at their first one): no parsing.
-                end = low.find(b">", name_end) + 1
+                end = first_gt = low.find(b">", name_end) + 1
                 if end:
                     gate = gates.get(buf[start:end])
             if gate is None:
@@ -388,9 +393,20 @@ class TagRewriter:
                 end = whole.end()
                 # A tag longer than MAX_TAG passes untouched, however the body was cut.
                 if kind != 2 and end - start <= MAX_TAG:
-                    gate = gates.get(buf[start:end])
+                    if end != first_gt:  # a ">" in a quoted value: looked up by all of it
+                        gate = gates.get(buf[start:end])
                     if gate is None:
-                        gate = self._lookup(buf, low, start, end, name_end)
+                        if start < clear_from or end > clear_to:
+                            clear_from = start
+                            clear_to = max(start + _NEAR, end)
+                            for needle in needles:
+                                at = low.find(needle, start, clear_to)
+                                if at >= 0:
+                                    clear_to = at
+                        if end > clear_to:
+                            gate = self._lookup(buf, low, start, end, name_end)
+                        else:
+                            gate = ()  # no host name in it (a local image, a script...)
                 else:
                     gate = ()
             if gate and (kind == 1 or not _inside_a_tag(low, start)):
@@ -472,8 +488,9 @@ class TagRewriter:
         self, buf: bytes, low: bytes, start: int, end: int, name_end: int
     ) -> _Gate | tuple[()]:
         """How the start tag ``buf[start:end]``, not kept yet, is gated; ``()``: left alone."""
+        text = low[name_end:end]
         for needle in self._needles:
-            if low.find(needle, name_end, end) >= 0:
+            if needle in text:
                 break
         else:
             return ()  # no blocked host's name in it (not kept: they may be many)
@@ -489,6 +506,8 @@ class TagRewriter:
 #: What a start tag becomes: ``(gated tag, category key, host)``; the host (of an iframe
 #: that gets a placeholder) is ``None`` when no placeholder goes before it.
 _Gate = tuple[bytes, str, str | None]
+# How far ahead host names are looked for from a tag without a kept form.
+_NEAR = 1024
 # Gated tags kept per rule set, and the longest tag kept.
 _MAX_GATES = 256
 _MAX_GATE_TAG = 1024
