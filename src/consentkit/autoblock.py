@@ -275,15 +275,16 @@ class TagRewriter:
     ``feed(chunk)`` returns the bytes that can be sent now; ``finish()`` the
     rest. Concatenated, the output is the input with every blocked tag gated.
 
-    Speed comes from looking only where it matters: the blocked hosts' names
-    are searched for in a lowercase copy (``bytes.find``, in C) and only a tag
-    around one of them is looked at; the contexts whose text is never markup
-    (comments, ``<script>``, ``<style>``, ``<textarea>``, ``<title>``) are found
-    with one regular expression, only as far as the next host name (in a whole
-    body, not past the last one), and skipped whole. What a tag becomes is kept
-    per rule set (`BlockRules`), keyed by the tag's exact bytes, so a page
-    served again costs a dictionary lookup per blocked tag. A body without a
-    blocked host's name costs its lowercase copy and one search per host name.
+    Speed comes from doing as much as possible in C, once: the body is
+    lowercased, the last place of each blocked host's name found (``rfind``; a
+    body without any is returned as it is), and one regular expression then
+    finds, up to that place (in a part fed in, to its end), the comments, the
+    elements whose text is skipped (``<script>``, ``<style>``, ``<textarea>``,
+    ``<title>``: each skipped whole with one search for its end tag) and the
+    ``<img>`` and ``<iframe>`` tags. What a tag with a host name in it becomes
+    is kept per rule set (`BlockRules`), keyed by its exact bytes, so a tag
+    seen before costs a dictionary lookup, with no parsing; a tag without a
+    host name is told apart by looking for the names a window ahead at a time.
     """
 
     __slots__ = ("_blocked", "_held", "_mode", "_needles", "_placeholder", "_rules")
@@ -625,6 +626,8 @@ class Placeholders:
     frame without a reload. A privacy link says more. The first box of a page
     brings its styles: a ``<style>`` (with the request's nonce) or, when the
     page's Content-Security-Policy would refuse one, a ``<link>`` to the stylesheet.
+    Boxes are kept rendered (the last 256, by language, granted categories,
+    page, category and host); only their text's id is numbered per page.
     """
 
     def __init__(
