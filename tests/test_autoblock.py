@@ -224,3 +224,97 @@ def test_a_body_without_a_blocked_host_is_returned_as_it_is() -> None:
     rewriter = TagRewriter(rules, placeholder)
     assert rewriter.rewrite(body) is body
     assert rewriter.blocked == 0
+
+
+def test_a_script_that_loads_nothing_is_not_counted_as_blocked() -> None:
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    body = b'<script type="application/ld+json" src="https://www.youtube.com/d.json"></script>'
+    rewriter = TagRewriter(rules, placeholder)
+    # Left as it is, so the layer in the middleware passes the body on untouched.
+    assert rewriter.rewrite(body) == body
+    assert rewriter.blocked == 0
+
+
+def test_a_page_served_again_gives_the_same_bytes_from_the_kept_tags() -> None:
+    blocker = AutoBlocker(CATEGORIES)
+    rules = blocker.rules(frozenset())
+    assert rules is not None
+    first = TagRewriter(rules, placeholder)
+    again = TagRewriter(rules, placeholder)
+    assert first.rewrite(PAGE) == again.rewrite(PAGE) == EXPECTED_NONE_GRANTED
+    assert first.blocked == again.blocked == 6
+    # Another granted set has its own rules, so its own gated tags.
+    assert rewrite(PAGE, frozenset({"marketing"})).count(b"data-consent=") == 3
+
+
+def test_the_kept_tags_are_bounded() -> None:
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    page = b"".join(b'<img src="https://i.ytimg.com/%d.jpg">' % i for i in range(1000))
+    long_tag = b'<img alt="' + b"x" * 2000 + b'" src="https://i.ytimg.com/long.jpg">'
+    rewriter = TagRewriter(rules, placeholder)
+    out = rewriter.rewrite(page + long_tag)
+    assert rewriter.blocked == 1001
+    assert out.count(b"data-src=") == 1001
+    kept = rules._gates
+    assert len(kept) <= 256
+    assert long_tag not in kept  # too long to keep: gated anew each time
+
+
+def test_a_tag_with_a_quoted_gt_is_gated_the_same_when_seen_again() -> None:
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    page = (
+        b'<img alt="a>b" src="https://i.ytimg.com/x.jpg">'
+        b'<img alt="a>b" src="https://i.ytimg.com/x.jpg" title="other">'
+    )
+    expected = (
+        b'<img data-consent="marketing" alt="a>b" data-src="https://i.ytimg.com/x.jpg">'
+        b'<img data-consent="marketing" alt="a>b" data-src="https://i.ytimg.com/x.jpg"'
+        b' title="other">'
+    )
+    for _ in range(3):  # the first time parsed, then looked up
+        assert TagRewriter(rules, placeholder).rewrite(page) == expected
+
+
+def test_only_script_iframe_and_img_start_tags_are_gated() -> None:
+    page = (
+        b'<style src="https://www.youtube.com/s.css"></style>'
+        b'<title data-src="https://www.youtube.com/t">t</title>'
+        b'<video src="https://www.youtube.com/v.mp4"></video>'
+        b'<a href="https://www.youtube.com/watch">w</a>'
+    )
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    rewriter = TagRewriter(rules, placeholder)
+    assert rewriter.rewrite(page) is page
+    assert rewriter.blocked == 0
+
+
+def test_tags_without_a_blocked_host_are_not_kept() -> None:
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    page = b"".join(
+        b'<img src="/local/%d.png"><script src="/%d.js"></script>' % (i, i) for i in range(300)
+    )
+    page += b'<img src="https://i.ytimg.com/a.jpg">'
+    TagRewriter(rules, placeholder).rewrite(page)
+    assert list(rules._gates) == [b'<img src="https://i.ytimg.com/a.jpg">']
+
+
+def test_blocked_tags_among_many_local_ones_are_all_gated() -> None:
+    # Host names are looked for ahead of a tag, a window at a time: blocked tags near and far.
+    local = b'<img src="/local/%d.png" alt="photo">'
+    blocked = b'<img src="https://i.ytimg.com/%d.jpg">'
+    gated = b'<img data-consent="marketing" data-src="https://i.ytimg.com/%d.jpg">'
+    spots = {0, 1, 7, 8, 40, 41, 99}
+    page = b"".join((blocked if i in spots else local) % i for i in range(100))
+    expected = b"".join((gated if i in spots else local) % i for i in range(100))
+    rules = AutoBlocker(CATEGORIES).rules(frozenset())
+    assert rules is not None
+    for _ in range(2):  # parsed, then looked up
+        rewriter = TagRewriter(rules, placeholder)
+        assert rewriter.rewrite(page) == expected
+        assert rewriter.blocked == len(spots)
+    assert rewrite(page, frozenset(), 1000, 2000, 3001) == expected

@@ -41,11 +41,10 @@ MAX_TAG = 16 * 1024
 # Rule sets kept per middleware (one per distinct set of denied hosted categories).
 _MAX_RULES = 256
 
-# Where the text stops being markup: a comment, or an element whose content is text.
-# Searched for in the lowercased body with bytes.find (in C, skipping ahead); a name must
-# end there (a space, "/" or ">").
-# (The obsolete <xmp>, <noembed> and <noframes> are not among them: nothing in them loads.)
-_OPENERS = (b"<!--", b"<script", b"<style", b"<textarea", b"<title")
+# Where the text stops being markup: a comment, or an element whose content is text
+# (`_MARKER`, searched for in the lowercased body); a name must end there (a space, "/"
+# or ">"). (The obsolete <xmp>, <noembed> and <noframes> are not among them: nothing in
+# them loads.)
 _NAME_END = frozenset(b"\t\n\f\r />")
 # How far back from the end of a part a cut tag is looked for (longer ones are rare).
 _TAIL = 4096
@@ -99,9 +98,13 @@ class BlockRules:
     subdomain of ``example.com`` (not ``example.com`` itself), as in CSP.
     """
 
-    __slots__ = ("_exact", "_wild", "keys", "needles")
+    __slots__ = ("_exact", "_gates", "_wild", "keys", "needles")
 
     def __init__(self, categories: Iterable[Category]) -> None:
+        # What a tag (its exact bytes) with a blocked host's name in it becomes under these
+        # rules, for tags seen before (``()``: left alone): see `TagRewriter`. Bounded
+        # (`_MAX_GATES` tags of at most `_MAX_GATE_TAG` bytes).
+        self._gates: dict[bytes, _Gate | tuple[()]] = {}
         self._exact: dict[str, list[tuple[int | None, str]]] = {}
         self._wild: dict[str, list[tuple[int | None, str]]] = {}
         keys: list[str] = []
@@ -223,21 +226,15 @@ _TAG_END = re.compile(
 _WANTED = frozenset({b"src", b"srcset", b"type", b"data-consent", b"hidden"})
 
 
-def _parse_tag(low: bytes, pos: int, name_end: int) -> tuple[int, list[_Attr]] | None:
-    """The end (after ``>``) of the start tag whose name ends at ``name_end``, and those of
-    its attributes blocking looks at (`_WANTED`), in the lowercased body ``low``.
+def _parse_attrs(low: bytes, name_end: int, end: int) -> list[_Attr]:
+    """The attributes blocking looks at (`_WANTED`) of the start tag ``low[:end]`` whose
+    name ends at ``name_end``, in the lowercased body ``low``.
 
     Follows the HTML tokenizer: quotes count only at the start of a value, so
-    ``>`` inside a quoted value does not end the tag. ``None``: the buffer ends
-    inside the tag.
+    ``>`` inside a quoted value does not end the tag.
     """
-    buf = low
-    whole = _TAG_END.match(buf, name_end)
-    if whole is None:
-        return None
-    end = whole.end()
     attrs: list[_Attr] = []
-    for found in _ATTR.finditer(buf, name_end, end - 1):
+    for found in _ATTR.finditer(low, name_end, end - 1):
         raw = found.group(1)
         if raw not in _WANTED:
             continue
@@ -246,12 +243,12 @@ def _parse_tag(low: bytes, pos: int, name_end: int) -> tuple[int, list[_Attr]] |
         if vstart < 0:
             attrs.append(_Attr(name, found.start(1), found.end(), None, found.end(), found.end()))
             continue
-        if buf[vstart] in b"\"'":
+        if low[vstart] in b"\"'":
             vstart += 1
             vend -= 1
-        value = buf[vstart:vend].decode("utf-8", "replace")
+        value = low[vstart:vend].decode("utf-8", "replace")
         attrs.append(_Attr(name, found.start(1), found.end(), value, vstart, vend))
-    return end, attrs
+    return attrs
 
 
 def _gated(attrs: Sequence[_Attr]) -> bool:
@@ -278,12 +275,16 @@ class TagRewriter:
     ``feed(chunk)`` returns the bytes that can be sent now; ``finish()`` the
     rest. Concatenated, the output is the input with every blocked tag gated.
 
-    Speed comes from looking only where it matters: the blocked hosts' names
-    are searched for (``bytes.find``, in C) and only a tag around one of them is
-    parsed; the contexts whose text is never markup (comments, ``<script>``,
-    ``<style>``, ``<textarea>``, ``<title>``...) are found with one regular
-    expression and skipped whole. A page without a blocked host's name costs
-    a lowercase copy and one search per host.
+    Speed comes from doing as much as possible in C, once: the body is
+    lowercased, the last place of each blocked host's name found (``rfind``; a
+    body without any is returned as it is), and one regular expression then
+    finds, up to that place (in a part fed in, to its end), the comments, the
+    elements whose text is skipped (``<script>``, ``<style>``, ``<textarea>``,
+    ``<title>``: each skipped whole with one search for its end tag) and the
+    ``<img>`` and ``<iframe>`` tags. What a tag with a host name in it becomes
+    is kept per rule set (`BlockRules`), keyed by its exact bytes, so a tag
+    seen before costs a dictionary lookup, with no parsing; a tag without a
+    host name is told apart by looking for the names a window ahead at a time.
     """
 
     __slots__ = ("_blocked", "_held", "_mode", "_needles", "_placeholder", "_rules")
@@ -316,16 +317,18 @@ class TagRewriter:
         if self._held or self._mode is not None:
             return self.feed(body) + self.finish()
         low = body.lower()
-        if all(needle not in low for needle in self._needles):
+        # Nothing after the last name needs looking at (a tag that holds it ends after it).
+        last = max([low.rfind(needle) for needle in self._needles], default=-1)
+        if last < 0:
             return body
-        return self._run(body, True, low)
+        return self._run(body, True, low, last)
 
     def finish(self) -> bytes:
         """The end of the body: everything still held back."""
         held, self._held = self._held, b""
         return self._run(held, True) if held else b""
 
-    def _run(self, buf: bytes, final: bool, low: bytes | None = None) -> bytes:
+    def _run(self, buf: bytes, final: bool, low: bytes | None = None, last: int = -1) -> bytes:
         self._held = b""
         if low is None:
             low = buf.lower()
@@ -333,104 +336,131 @@ class TagRewriter:
         out: list[bytes] = []
         emitted = 0  # buf[:emitted] is in out
         pos = 0  # where the markup scan goes on from
-        hits = [low.find(needle) for needle in self._needles]
-        found = [-2] * len(_OPENERS)  # next position of each opener; -2: not searched yet
-        while True:
-            mode = self._mode
-            if mode is not None:
-                if mode == b"--":
-                    end = low.find(b"-->", pos)
-                    hold = 2
-                    if end >= 0:
-                        end += 3
-                else:
-                    end_tag = _RAW_END[mode]
-                    end = low.find(end_tag, pos)
-                    hold = len(end_tag) - 1
-                    if end >= 0:
-                        end += len(end_tag)
-                if end < 0:
-                    cut = n if final else max(pos, n - hold)
-                    out.append(buf[emitted:cut])
-                    self._held = buf[cut:]
-                    return b"".join(out)
-                pos = end
-                self._mode = None
-            marker = _next_marker(low, pos, found)
-            stop = marker[0] if marker is not None else n
-            # Needles before the next context change: a blocked tag may be around each.
-            while True:
-                hit = min((h for h in hits if h >= 0), default=-1)
-                if hit < 0 or hit >= stop:
-                    break
-                for i, h in enumerate(hits):
-                    if h == hit:
-                        hits[i] = low.find(self._needles[i], hit + 1)
-                if hit < pos:
-                    continue
-                # Usually the nearest "<" opens the tag; else one may be in a quoted value.
-                start = low.rfind(b"<", pos, hit)
-                if start < 0:
-                    continue
-                if not low.startswith((b"<img", b"<iframe"), start):
-                    start = max(low.rfind(b"<img", pos, hit), low.rfind(b"<iframe", pos, hit))
-                    if start < 0:
-                        continue
-                name_end = start + (4 if low[start + 1] == 0x69 and low[start + 2] == 0x6D else 7)
-                if name_end >= n or low[name_end] not in _NAME_END:
-                    continue
-                parsed = _parse_tag(low, start, name_end)
-                if parsed is None:
-                    if final or n - start > MAX_TAG:
-                        continue  # cut off at the very end, or too long: untouched
-                    return self._end(buf, low, out, emitted, pos, MAX_TAG)
-                end, tag_attrs = parsed
-                if end <= hit or _inside_a_tag(low, start):
-                    continue  # the name is in the text after that tag, or it is no tag
-                out.append(buf[emitted:start])
-                out.append(
-                    self._rewrite(
-                        buf, low, start, end, name_end, low[start + 1 : name_end], tag_attrs
-                    )
-                )
-                emitted = pos = end
-            if marker is None:
-                break
-            start, element, name_end = marker
+        if self._mode is not None:
+            pos = self._close(low, pos)
+            if pos < 0:
+                return self._hold_text(buf, 0, 0, final, out)
+        gates = self._rules._gates
+        needles = self._needles
+        # No host name lies whole in low[clear_from:clear_to]: a tag inside holds none (what
+        # spares most tags without one, local images say, looking for every name in each).
+        clear_from = clear_to = 0
+        # The comments, text-only elements and tags that may load something, in order.
+        for found in _SCAN.finditer(low, pos, last if last >= 0 else n):
+            start, name_end = found.span()
             if start < pos:
-                continue  # it was inside the tag just rewritten
-            if element is None:  # a comment; "<!-->" and "<!--->" are whole ones
+                continue  # inside what was skipped or gated
+            kind = found.lastindex
+            if kind is None:  # a comment; "<!-->" and "<!--->" are whole ones
                 if name_end + 2 > n and not final:
                     out.append(buf[emitted:start])
                     self._held = buf[start:]
                     return b"".join(out)
                 if low.startswith(b">", name_end):
                     pos = name_end + 1
-                elif low.startswith(b"->", name_end):
+                    continue
+                if low.startswith(b"->", name_end):
                     pos = name_end + 2
-                else:
-                    pos = name_end
+                    continue
+                close = low.find(b"-->", name_end)
+                if close < 0:
                     self._mode = b"--"
+                    return self._hold_text(buf, emitted, name_end, final, out)
+                pos = close + 3
                 continue
-            # The start tag of an element whose text is skipped: find where it ends.
-            whole = _TAG_END.match(low, name_end)
-            if whole is None:
-                if final or n - start > MAX_TAG:
-                    out.append(buf[emitted:])
-                    return b"".join(out)
+            if name_end < n and low[name_end] not in _NAME_END:
+                continue  # "<scripts", "<images": another element
+            gate: _Gate | tuple[()] | None = None
+            first_gt = 0
+            if kind != 2:
+                # A tag seen before ends at its first ">" (a kept tag with a ">" before its
+                # end cannot be equal to bytes that end at their first one): no parsing.
+                end = first_gt = low.find(b">", name_end) + 1
+                if end:
+                    gate = gates.get(buf[start:end])
+            if gate is None:
+                whole = _TAG_END.match(low, name_end)
+                if whole is None:  # cut off at the end of the part
+                    if final or n - start > MAX_TAG:
+                        if kind != 3:
+                            out.append(buf[emitted:])
+                            return b"".join(out)
+                        continue  # cut off at the very end, or too long: untouched
+                    if kind != 3:
+                        out.append(buf[emitted:start])
+                        self._held = buf[start:]
+                        return b"".join(out)
+                    return self._end(buf, low, out, emitted, pos, MAX_TAG)
+                end = whole.end()
+                # A tag longer than MAX_TAG passes untouched, however the body was cut.
+                if kind != 2 and end - start <= MAX_TAG:
+                    if end != first_gt:  # a ">" in a quoted value: looked up by all of it
+                        gate = gates.get(buf[start:end])
+                    if gate is None:
+                        if start < clear_from or end > clear_to:
+                            clear_from = start
+                            clear_to = max(start + _NEAR, end)
+                            for needle in needles:
+                                at = low.find(needle, start, clear_to)
+                                if at >= 0:
+                                    clear_to = at
+                        if end > clear_to:
+                            gate = self._lookup(buf, low, start, end, name_end)
+                        else:
+                            gate = ()  # no host name in it (a local image, a script...)
+                else:
+                    gate = ()
+            if gate and (kind == 1 or not _inside_a_tag(low, start)):
                 out.append(buf[emitted:start])
-                self._held = buf[start:]
-                return b"".join(out)
-            end = whole.end()
-            if element == b"script" and any(start < h < end for h in hits):
-                parsed = _parse_tag(low, start, name_end)
-                attrs = parsed[1] if parsed is not None else []
-                out.append(buf[emitted:start])
-                out.append(self._rewrite(buf, low, start, end, name_end, element, attrs))
-                emitted = end
-            pos = end
-            self._mode = element
-        return self._end(buf, low, out, emitted, pos, 0 if final else _TAIL)
+                self._blocked += 1
+                text, key, host = gate
+                if host is not None:
+                    out.append(self._placeholder(key, host))
+                out.append(text)
+                emitted = pos = end
+            if kind != 3:  # an element whose text is skipped: find where it ends
+                name = found.group(kind)
+                end_tag = _RAW_END[name]
+                close = low.find(end_tag, end)
+                if close < 0:
+                    self._mode = name
+                    return self._hold_text(buf, emitted, end, final, out)
+                pos = close + len(end_tag)
+        if final:
+            out.append(buf[emitted:])
+            return b"".join(out)
+        return self._end(buf, low, out, emitted, pos, _TAIL)
+
+    def _close(self, low: bytes, pos: int) -> int:
+        """Where the comment or text-only element being skipped ends, after ``pos``; -1: not
+        in this part. Back in markup if found."""
+        mode = self._mode
+        if mode == b"--":
+            end = low.find(b"-->", pos)
+            if end < 0:
+                return -1
+            end += 3
+        else:
+            assert mode is not None
+            end_tag = _RAW_END[mode]
+            end = low.find(end_tag, pos)
+            if end < 0:
+                return -1
+            end += len(end_tag)
+        self._mode = None
+        return end
+
+    def _hold_text(
+        self, buf: bytes, emitted: int, pos: int, final: bool, out: list[bytes]
+    ) -> bytes:
+        """The end of a part inside skipped text: hold back what could start its end."""
+        mode = self._mode
+        hold = 2 if mode == b"--" else len(_RAW_END[mode or b"script"]) - 1
+        n = len(buf)
+        cut = n if final else max(pos, n - hold)
+        out.append(buf[emitted:cut])
+        self._held = buf[cut:]
+        return b"".join(out)
 
     def _end(
         self, buf: bytes, low: bytes, out: list[bytes], emitted: int, pos: int, window: int
@@ -447,7 +477,7 @@ class TagRewriter:
             start = low.rfind(b"<", tail, cut)
             while start >= 0:
                 if start + 1 < n and 0x61 <= low[start + 1] <= 0x7A:
-                    if _parse_tag(low, start, _name_end(low, start + 2, n)) is not None:
+                    if _TAG_END.match(low, _name_end(low, start + 2, n)) is not None:
                         break
                     cut = start
                 start = low.rfind(b"<", tail, start)
@@ -455,77 +485,80 @@ class TagRewriter:
         self._held = buf[cut:]
         return b"".join(out)
 
-    def _rewrite(
-        self,
-        buf: bytes,
-        low: bytes,
-        start: int,
-        end: int,
-        name_end: int,
-        name: bytes,
-        attrs: list[_Attr],
-    ) -> bytes:
-        tag = buf[start:end]
-        if _gated(attrs):
-            return tag
-        src = next((a for a in attrs if a.name == "src"), None)
-        key = self._rules.category_of(src.value) if src is not None and src.value else None
-        srcset = next((a for a in attrs if a.name == "srcset"), None) if name == b"img" else None
-        if key is None and srcset is not None and srcset.value:
-            key = _srcset_category(self._rules, srcset.value)
-        if key is None:
-            return tag
-        self._blocked += 1
-        # Edits as (offset in tag, bytes removed, bytes inserted), applied from the end;
-        # new attributes go right after the name, where nothing can be cut in two.
-        edits: list[tuple[int, int, bytes]] = []
-        close = name_end - start
-        added = b' data-consent="' + key.encode() + b'"'
-        if name == b"script":
-            kind = next((a for a in attrs if a.name == "type"), None)
-            if kind is not None and (kind.value or "").strip().lower() not in _JS_TYPES:
-                return tag  # JSON, a template...: no fetch to stop
-            if kind is not None:
-                edits.append((kind.start - start, kind.end - kind.start, b""))
-                value = buf[kind.value_start : kind.value_end]
-                if value:
-                    added += b' data-type="' + value.replace(b'"', b"&quot;") + b'"'
-            added = b' type="text/plain"' + added
+    def _lookup(
+        self, buf: bytes, low: bytes, start: int, end: int, name_end: int
+    ) -> _Gate | tuple[()]:
+        """How the start tag ``buf[start:end]``, not kept yet, is gated; ``()``: left alone."""
+        text = low[name_end:end]
+        for needle in self._needles:
+            if needle in text:
+                break
         else:
-            for attr in (src, srcset):
-                if attr is not None:
-                    edits.append((attr.start - start, 0, b"data-"))
-            if name == b"iframe" and not any(a.name == "hidden" for a in attrs):
-                added += b" hidden"
-                host = url_host(src.value) if src is not None and src.value else None
-                prefix = self._placeholder(key, host[0] if host else "")
-                return prefix + _apply(tag, edits, close, added)
-        return _apply(tag, edits, close, added)
+            return ()  # no blocked host's name in it (not kept: they may be many)
+        gate = _gated_tag(self._rules, buf, low, start, end, name_end) or ()
+        if end - start <= _MAX_GATE_TAG:
+            gates = self._rules._gates
+            if len(gates) >= _MAX_GATES:
+                del gates[next(iter(gates))]
+            gates[buf[start:end]] = gate
+        return gate
 
 
-def _next_marker(low: bytes, pos: int, found: list[int]) -> tuple[int, bytes | None, int] | None:
-    """The next comment or text-only element from ``pos``: ``(start, name, name end)``.
+#: What a start tag becomes: ``(gated tag, category key, host)``; the host (of an iframe
+#: that gets a placeholder) is ``None`` when no placeholder goes before it.
+_Gate = tuple[bytes, str, str | None]
+# How far ahead host names are looked for from a tag without a kept form.
+_NEAR = 1024
+# Gated tags kept per rule set, and the longest tag kept.
+_MAX_GATES = 256
+_MAX_GATE_TAG = 1024
+# What the scan stops at: a comment, a script (group 1: gated, and its text skipped), another
+# element whose text is skipped (group 2) or a tag that may load something (group 3); a name
+# must end there. (The look-ahead and the common prefixes factored out make `re` twice as
+# fast: most "<" are turned away at once.)
+_SCAN = re.compile(rb"<(?=[!sti])(?:!--|(script)|(style|t(?:extarea|itle))|(i(?:mg|frame)))")
 
-    ``found`` keeps each opener's next position between calls, so the body is
-    searched once per opener; the name is ``None`` for a comment.
-    """
-    n = len(low)
-    while True:
-        best = which = -1
-        for index, at in enumerate(found):
-            if at == -2 or 0 <= at < pos:
-                at = found[index] = low.find(_OPENERS[index], pos)
-            if at >= 0 and (best < 0 or at < best):
-                best, which = at, index
-        if best < 0:
-            return None
-        opener = _OPENERS[which]
-        end = best + len(opener)
-        if which == 0:
-            return best, None, end
-        if end >= n or low[end] in _NAME_END:
-            return best, opener[1:], end  # at the very end: the caller holds it back
-        found[which] = low.find(opener, best + 1)  # "<scripts", "<titles": another element
+
+def _gated_tag(
+    rules: BlockRules, buf: bytes, low: bytes, start: int, end: int, name_end: int
+) -> _Gate | None:
+    """How the start tag ``buf[start:end]`` is gated under ``rules``; ``None``: left alone."""
+    name = low[start + 1 : name_end]
+    attrs = _parse_attrs(low, name_end, end)
+    if _gated(attrs):
+        return None
+    src = next((a for a in attrs if a.name == "src"), None)
+    key = rules.category_of(src.value) if src is not None and src.value else None
+    srcset = next((a for a in attrs if a.name == "srcset"), None) if name == b"img" else None
+    if key is None and srcset is not None and srcset.value:
+        key = _srcset_category(rules, srcset.value)
+    if key is None:
+        return None
+    tag = buf[start:end]
+    # Edits as (offset in tag, bytes removed, bytes inserted), applied from the end;
+    # new attributes go right after the name, where nothing can be cut in two.
+    edits: list[tuple[int, int, bytes]] = []
+    close = name_end - start
+    added = b' data-consent="' + key.encode() + b'"'
+    if name == b"script":
+        kind = next((a for a in attrs if a.name == "type"), None)
+        if kind is not None and (kind.value or "").strip().lower() not in _JS_TYPES:
+            return None  # JSON, a template...: no fetch to stop
+        if kind is not None:
+            edits.append((kind.start - start, kind.end - kind.start, b""))
+            value = buf[kind.value_start : kind.value_end]
+            if value:
+                added += b' data-type="' + value.replace(b'"', b"&quot;") + b'"'
+        added = b' type="text/plain"' + added
+    else:
+        for attr in (src, srcset):
+            if attr is not None:
+                edits.append((attr.start - start, 0, b"data-"))
+        if name == b"iframe" and not any(a.name == "hidden" for a in attrs):
+            added += b" hidden"
+            host = url_host(src.value) if src is not None and src.value else None
+            return _apply(tag, edits, close, added), key, host[0] if host else ""
+    return _apply(tag, edits, close, added), key, None
 
 
 def _name_end(low: bytes, i: int, limit: int) -> int:
@@ -550,6 +583,9 @@ def _apply(tag: bytes, edits: list[tuple[int, int, bytes]], close: int, added: b
         tag = tag[:at] + inserted + tag[at + removed :]
     return tag
 
+
+# Placeholders kept rendered (by language, granted set, page, category and host).
+_MAX_RENDERED = 256
 
 #: Rules of consentkit.css a placeholder uses (the box is a ``.ck-note``).
 _PLACEHOLDER_RULES = (".ck", ".ck *", ".ck a", ".ck :focus-visible", ".ck-text", ".ck-row",
@@ -590,6 +626,8 @@ class Placeholders:
     frame without a reload. A privacy link says more. The first box of a page
     brings its styles: a ``<style>`` (with the request's nonce) or, when the
     page's Content-Security-Policy would refuse one, a ``<link>`` to the stylesheet.
+    Boxes are kept rendered (the last 256, by language, granted categories,
+    page, category and host); only their text's id is numbered per page.
     """
 
     def __init__(
@@ -607,6 +645,7 @@ class Placeholders:
         self._prefix = escape(prefix)
         self._privacy = escape(privacy_path)
         self._link = f'<link rel="stylesheet" href="{escape(css_url)}">'.encode()
+        self._rendered: dict[tuple[tuple[str, tuple[str, ...], str], str, str], list[bytes]] = {}
         css = resources.files("consentkit").joinpath("static/consentkit.css").read_text("utf-8")
         self._style = (
             _rules_for(css, _PLACEHOLDER_RULES)
@@ -631,16 +670,21 @@ class Placeholders:
             if inline_style
             else self._link
         )
-        # A page's boxes for one host and category differ only in their text's id.
-        rendered: dict[tuple[str, str], list[bytes]] = {}
+        # A page's boxes for one host and category differ only in their text's id; they are
+        # kept across requests (a bounded number) by everything else they depend on.
+        rendered = self._rendered
+        context = (language.lang, tuple(kept), next_path)
         count = 0
 
         def placeholder(key: str, host: str) -> bytes:
             nonlocal count
-            parts = rendered.get((key, host))
+            parts = rendered.get((context, key, host))
             if parts is None:
                 html = self.html(language, key, host, kept, next_path, "\x00")
-                parts = rendered[(key, host)] = html.encode().split(b"\x00")
+                parts = html.encode().split(b"\x00")
+                if len(rendered) >= _MAX_RENDERED:
+                    del rendered[next(iter(rendered))]
+                rendered[(context, key, host)] = parts
             count += 1
             box = f"ck-ph-{count}".encode().join(parts)
             return styles + box if count == 1 else box
