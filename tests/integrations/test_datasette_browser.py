@@ -101,7 +101,9 @@ def test_visitor_from_germany_opts_in(browser: Any, base_url: str) -> None:
         assert state["type"] in ("", "text/javascript") and state["ran"] == 1
         assert state["reopen"] and not state["optOut"]
         page.locator(".ck-reopen").click()
-        assert page.get_by_role("dialog").is_visible()
+        # The dialog opens once its stylesheet and the consent state have loaded.
+        page.get_by_role("dialog").wait_for(state="visible")
+        assert page.get_by_role("dialog").get_by_role("button", name="Reject all").is_visible()
     finally:
         context.close()
 
