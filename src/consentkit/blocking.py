@@ -23,17 +23,21 @@ from collections.abc import Awaitable, Callable
 from starlette.types import Message, Send
 
 from consentkit.autoblock import TagRewriter
-from consentkit.encoding import MAX_DECODED, Codec, Codecs, DecodeError, Decoder, Encoder
+from consentkit.encoding import (
+    Codec,
+    Codecs,
+    DecodedTooLarge,
+    DecodeError,
+    Decoder,
+    Encoder,
+    decode_bounded,
+)
 from consentkit.inject import changed_headers
 
 __all__ = ["BlockingSend"]
 
 #: ``start(message, content_length)`` of the layer below (the injector).
 Start = Callable[[Message, int | None], Awaitable[None]]
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class BlockingSend:
@@ -123,12 +127,12 @@ class BlockingSend:
             return
         decoder = codec.decoder()
         try:
-            decoded = _decode_all(decoder, body)
+            decoded = decode_bounded(decoder, body)
             decoder.finish()
         except DecodeError as exc:
             self._codecs.corrupt(codec.name, exc)
             decoded = None
-        except _TooLarge:
+        except DecodedTooLarge:
             decoded = None
         if decoded is None:
             await self._forward(start, self._length, body)
@@ -158,10 +162,10 @@ class BlockingSend:
         if decoder is None:
             decoder = self._decoder = codec.decoder()
             try:
-                first = _decode_all(decoder, chunk)
+                first = decode_bounded(decoder, chunk)
                 if not more:
                     decoder.finish()
-            except (DecodeError, _TooLarge) as exc:
+            except (DecodeError, DecodedTooLarge) as exc:
                 if isinstance(exc, DecodeError):
                     self._codecs.corrupt(codec.name, exc)
                 assert self._start is not None
@@ -198,14 +202,3 @@ class BlockingSend:
         self._passing = True
         await self._inner_start(start, None)
         await self._inner_send(message)
-
-
-def _decode_all(decoder: Decoder, body: bytes) -> bytes:
-    pieces: list[bytes] = []
-    size = 0
-    for piece in decoder.decode(body):
-        size += len(piece)
-        if size > MAX_DECODED:
-            raise _TooLarge
-        pieces.append(piece)
-    return b"".join(pieces)

@@ -64,6 +64,10 @@ class DecodeError(ConsentKitError):
     """A compressed body is corrupt or truncated."""
 
 
+class DecodedTooLarge(Exception):
+    """A compressed body decodes to more than `MAX_DECODED` bytes (a bomb, or just huge)."""
+
+
 class Decoder(Protocol):
     """Decodes one compressed stream, fed in as many parts as it arrives in."""
 
@@ -344,3 +348,15 @@ def negotiate(accept_encoding: str | None, available: Sequence[str]) -> str:
         if q > 0 and q >= best_q:
             best, best_q = coding, q
     return best
+
+
+def decode_bounded(decoder: Decoder, body: bytes) -> bytes:
+    """``body`` through ``decoder``; `DecodedTooLarge` past `MAX_DECODED` decoded bytes."""
+    pieces: list[bytes] = []
+    size = 0
+    for piece in decoder.decode(body):
+        size += len(piece)
+        if size > MAX_DECODED:
+            raise DecodedTooLarge
+        pieces.append(piece)
+    return b"".join(pieces)

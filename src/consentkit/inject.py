@@ -23,7 +23,15 @@ from collections.abc import Iterator
 
 from starlette.types import Message, Send
 
-from consentkit.encoding import MAX_DECODED, Codec, Codecs, DecodeError, Decoder, Encoder
+from consentkit.encoding import (
+    Codec,
+    Codecs,
+    DecodedTooLarge,
+    DecodeError,
+    Decoder,
+    Encoder,
+    decode_bounded,
+)
 
 __all__ = ["MAX_BUFFERED", "EncodedHtmlInjector", "HtmlInjector"]
 
@@ -209,10 +217,6 @@ class HtmlInjector:
         await self._send({"type": "http.response.body", "body": chunk, "more_body": more})
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class EncodedHtmlInjector:
     """`HtmlInjector` for a compressed body: decode, insert, re-encode in the same coding.
 
@@ -273,16 +277,6 @@ class EncodedHtmlInjector:
         else:
             await self._buffered(message)
 
-    def _decode_all(self, decoder: Decoder, body: bytes) -> bytes:
-        pieces: list[bytes] = []
-        size = 0
-        for piece in decoder.decode(body):
-            size += len(piece)
-            if size > MAX_DECODED:
-                raise _TooLarge
-            pieces.append(piece)
-        return b"".join(pieces)
-
     async def _pass(self, message: Message) -> None:
         """Send the start and ``message`` as they came, and everything after."""
         assert self._start is not None
@@ -300,12 +294,12 @@ class EncodedHtmlInjector:
         self._chunks = []
         decoder = self._codec.decoder()
         try:
-            text = self._decode_all(decoder, body)
+            text = decode_bounded(decoder, body)
             decoder.finish()
         except DecodeError as exc:
             self._codecs.corrupt(self._codec.name, exc)
             text = None
-        except _TooLarge:
+        except DecodedTooLarge:
             text = None
         pieces = insert(text, self._head, self._fragment) if text is not None else None
         if pieces is None:
@@ -325,14 +319,14 @@ class EncodedHtmlInjector:
         if decoder is None:
             decoder = self._decoder = self._codec.decoder()
             try:
-                first = self._decode_all(decoder, chunk)
+                first = decode_bounded(decoder, chunk)
                 if not more:
                     decoder.finish()
             except DecodeError as exc:
                 self._codecs.corrupt(self._codec.name, exc)
                 await self._pass(message)
                 return
-            except _TooLarge:
+            except DecodedTooLarge:
                 await self._pass(message)
                 return
             assert self._start is not None

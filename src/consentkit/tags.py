@@ -155,13 +155,13 @@ class ScriptTags:
 def google_tag(tag_id: str, placement: Placement = "head") -> tuple[Script, Script]:
     """The Google tag (gtag.js) for a GA4 (``G-``), Google Ads (``AW-``) or Floodlight id.
 
-    ``Category(key="analytics", ..., scripts=google_tag("G-XXXXXXX"))``: the
+    ``Category(key="analytics", ..., scripts=google_tag("G-1A2B3C4D5E"))``: the
     loader and the ``config`` command, as Google's own snippet has them. With
     ``google_consent_mode`` set, the consent default comes before them.
     """
     if not isinstance(tag_id, str) or not _GOOGLE_TAG_ID.match(tag_id):
         raise ValueError(
-            f"google_tag: {tag_id!r} is not a Google tag id such as 'G-XXXXXXX' or 'AW-123456'"
+            f"google_tag: {tag_id!r} is not a Google tag id such as 'G-1A2B3C4D5E' or 'AW-123456'"
         )
     return (
         Script(
@@ -183,13 +183,13 @@ def google_tag(tag_id: str, placement: Placement = "head") -> tuple[Script, Scri
 def google_tag_manager(container_id: str, placement: Placement = "head") -> tuple[Script, Script]:
     """A Google Tag Manager container (``GTM-``), loaded as Google's snippet loads it.
 
-    ``Category(key="analytics", ..., scripts=google_tag_manager("GTM-XXXXXX"))``.
+    ``Category(key="analytics", ..., scripts=google_tag_manager("GTM-AB12CD3"))``.
     The container's own ``<noscript>`` iframe is left out: without JavaScript
     there is no consent to check.
     """
     if not isinstance(container_id, str) or not _GTM_ID.match(container_id):
         raise ValueError(
-            f"google_tag_manager: {container_id!r} is not a container id such as 'GTM-XXXXXX'"
+            f"google_tag_manager: {container_id!r} is not a container id such as 'GTM-AB12CD3'"
         )
     return (
         Script(
