@@ -14,6 +14,11 @@ A compressed response (gzip, deflate, br) goes through `EncodedHtmlInjector`:
 decoded, given the fragment and re-encoded in the same coding, held or
 streamed the same way; see docs/compression.md. A body that changes loses a
 strong ``ETag`` (it becomes weak).
+
+With automatic blocking, both injectors also run the (decoded) body through
+a `consentkit.autoblock.TagRewriter` before inserting: a held body is
+rewritten at once, a streamed one as it comes, so a compressed page is
+decoded and re-encoded once for both.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections.abc import Iterator
 
 from starlette.types import Message, Send
 
+from consentkit.autoblock import TagRewriter
 from consentkit.encoding import (
     Codec,
     Codecs,
@@ -161,12 +167,28 @@ class HtmlInjector:
     message to `send`.
     """
 
-    __slots__ = ("_chunks", "_done", "_fragment", "_head", "_send", "_splicer", "_start")
+    __slots__ = (
+        "_chunks",
+        "_done",
+        "_fragment",
+        "_head",
+        "_rewriter",
+        "_send",
+        "_splicer",
+        "_start",
+    )
 
-    def __init__(self, send: Send, fragment: bytes, head: bytes = b"") -> None:
+    def __init__(
+        self,
+        send: Send,
+        fragment: bytes,
+        head: bytes = b"",
+        rewriter: TagRewriter | None = None,
+    ) -> None:
         self._send = send
         self._fragment = fragment
         self._head = head
+        self._rewriter = rewriter
         self._start: Message | None = None
         self._chunks: list[bytes] = []
         self._splicer: _Splicer | None = None
@@ -202,9 +224,13 @@ class HtmlInjector:
         body = b"".join((*self._chunks, chunk)) if self._chunks else chunk
         self._chunks = []
         self._done = True
+        rewriter = self._rewriter
+        if rewriter is not None:
+            body = rewriter.rewrite(body)
         pieces = insert(body, self._head, self._fragment)
         if pieces is not None:
             body = b"".join(pieces)
+        if pieces is not None or (rewriter is not None and rewriter.blocked):
             headers = changed_headers(self._start.get("headers", []), len(body))
             self._start = {**self._start, "headers": headers}
         await self._send(self._start)
@@ -212,8 +238,17 @@ class HtmlInjector:
 
     async def _stream(self, message: Message, splicer: _Splicer) -> None:
         more = message.get("more_body", False)
-        chunk = splicer.feed(message.get("body", b""), more)
-        self._done = splicer.done
+        chunk: bytes = message.get("body", b"")
+        rewriter = self._rewriter
+        if rewriter is None:
+            chunk = splicer.feed(chunk, more)
+            self._done = splicer.done
+        else:
+            chunk = rewriter.feed(chunk)
+            if not more:
+                chunk += rewriter.finish()
+            if not splicer.done:
+                chunk = splicer.feed(chunk, more)
         await self._send({"type": "http.response.body", "body": chunk, "more_body": more})
 
 
@@ -241,6 +276,7 @@ class EncodedHtmlInjector:
         "_fragment",
         "_head",
         "_passing",
+        "_rewriter",
         "_send",
         "_splicer",
         "_start",
@@ -248,9 +284,16 @@ class EncodedHtmlInjector:
     )
 
     def __init__(
-        self, send: Send, fragment: bytes, codec: Codec, codecs: Codecs, head: bytes = b""
+        self,
+        send: Send,
+        fragment: bytes,
+        codec: Codec,
+        codecs: Codecs,
+        head: bytes = b"",
+        rewriter: TagRewriter | None = None,
     ) -> None:
         self._send = send
+        self._rewriter = rewriter
         self._fragment = fragment
         self._head = head
         self._codec = codec
@@ -301,10 +344,18 @@ class EncodedHtmlInjector:
             text = None
         except DecodedTooLarge:
             text = None
-        pieces = insert(text, self._head, self._fragment) if text is not None else None
-        if pieces is None:
+        if text is None:
             await self._pass({"type": "http.response.body", "body": body, "more_body": False})
             return
+        rewriter = self._rewriter
+        if rewriter is not None:
+            text = rewriter.rewrite(text)
+        pieces = insert(text, self._head, self._fragment)
+        if pieces is None:
+            if rewriter is None or not rewriter.blocked:
+                await self._pass({"type": "http.response.body", "body": body, "more_body": False})
+                return
+            pieces = [text]
         encoder = decoder.encoder()
         encoded = b"".join((*(encoder.encode(bytes(piece)) for piece in pieces), encoder.finish()))
         headers = changed_headers(self._start.get("headers", []), len(encoded))
@@ -337,12 +388,15 @@ class EncodedHtmlInjector:
             pieces = decoder.decode(chunk)
         encoder = self._encoder
         splicer = self._splicer
+        rewriter = self._rewriter
         out: list[bytes] = []
         try:
             for piece in pieces:
                 if encoder is None:
                     # Made once the decoder has seen the stream (raw or zlib-wrapped deflate).
                     encoder = self._encoder = decoder.encoder()
+                if rewriter is not None:
+                    piece = rewriter.feed(piece)
                 out.append(encoder.encode(piece if splicer.done else splicer.feed(piece, True)))
             if not more:
                 decoder.finish()
@@ -357,6 +411,9 @@ class EncodedHtmlInjector:
         if more:
             out.append(encoder.flush())
         else:
+            if rewriter is not None:
+                rest = rewriter.finish()
+                out.append(encoder.encode(rest if splicer.done else splicer.feed(rest, True)))
             out.append(encoder.encode(splicer.rest()))
             out.append(encoder.finish())
         await self._send({"type": "http.response.body", "body": b"".join(out), "more_body": more})

@@ -11,7 +11,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentkit.analytics import AnalyticsTracker
 from consentkit.autoblock import AutoBlocker, Placeholders, TagRewriter
-from consentkit.blocking import BlockingSend
 from consentkit.caching import private_headers
 from consentkit.config import ConsentConfig
 from consentkit.consent import Consent, ConsentCodec
@@ -249,7 +248,7 @@ class ConsentMiddleware:
         extra: list[bytes],
         regime: str,
     ) -> Send:
-        injector: HtmlInjector | EncodedHtmlInjector | BlockingSend | None = None
+        injector: HtmlInjector | EncodedHtmlInjector | None = None
 
         async def send_wrapper(message: Message) -> None:
             nonlocal injector
@@ -313,25 +312,20 @@ class ConsentMiddleware:
                 lang, next_path, nonce = self.language(scope), _next_path(scope), self.nonce(scope)
                 fragment = self.renderer.fragment(consent, lang, next_path, nonce, csp, regime)
                 head = self.renderer.head_fragment(consent, nonce)
-                injector = (
-                    HtmlInjector(send, fragment, head)
-                    if codec is None
-                    else EncodedHtmlInjector(send, fragment, codec, self.codecs, head)
-                )
+                rewriter = None
                 rules = self.autoblock.rules(consent.granted) if self.autoblock else None
                 if rules is not None:
-                    # Between the app and the injector: gate the blocked hosts' tags first.
+                    # The blocked hosts' tags are gated before the fragments go in.
                     inline = csp is None or csp_allows_inline_style(csp, nonce)
                     placeholder = self.placeholders.for_request(
                         lang, consent.granted, self.required, next_path, nonce, inline
                     )
-                    injector = BlockingSend(
-                        injector.start,
-                        injector.send,
-                        TagRewriter(rules, placeholder),
-                        codec,
-                        self.codecs,
-                    )
+                    rewriter = TagRewriter(rules, placeholder)
+                injector = (
+                    HtmlInjector(send, fragment, head, rewriter)
+                    if codec is None
+                    else EncodedHtmlInjector(send, fragment, codec, self.codecs, head, rewriter)
+                )
                 await injector.start(message, length)
                 return
             await send(message)

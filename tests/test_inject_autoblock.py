@@ -1,4 +1,4 @@
-"""consentkit.blocking through ConsentMiddleware: auto_block on real responses.
+"""Automatic blocking through ConsentMiddleware and its injectors, on real responses.
 
 Plain, streamed at every offset, compressed (held and streamed), undecodable,
 non-HTML; each consent state; Content-Length and ETag; the placeholder's form.
