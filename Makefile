@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed-stamp
 
 .PHONY: demo demo-traffic test lint typecheck bench docs browser clean config-reference
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/consentkit/_scan.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test,postgres,docs]"

@@ -23,7 +23,7 @@ OLD_KEY = "old-secret-key-0123456789abcdef-00002"
 ORIGIN = {"origin": "http://testserver"}
 
 _IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-_MUST_RUN = ("browser", "postgres")
+_MUST_RUN = ("browser", "postgres", "compiled")
 
 
 _BROWSER_FIXTURES = {"browser", "page", "context", "playwright"}
@@ -41,7 +41,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """In CI a browser or PostgreSQL test that skips has failed: the service must be there."""
+    """In CI a browser, PostgreSQL or compiled-scan test that skips has failed: it must run."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     if _IN_CI and report.skipped and any(item.get_closest_marker(m) for m in _MUST_RUN):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from consentkit import autoblock
 from consentkit.autoblock import MAX_TAG, AutoBlocker, BlockRules, TagRewriter, url_host
 from consentkit.config import Category
 
@@ -31,6 +34,20 @@ def rewrite(page: bytes, granted: frozenset[str] = frozenset(), *cuts: int) -> b
         last = cut
     out.append(rewriter.finish())
     return b"".join(out)
+
+
+NOT_BUILT = "consentkit._scan is not built here (no C compiler at install)"
+
+
+@pytest.fixture(params=["compiled", "python"])
+def scan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``TagRewriter.rewrite`` with the compiled scan, then with the pure-Python one."""
+    if request.param == "python":
+        monkeypatch.setattr(autoblock, "_compiled_scan", None)
+    elif autoblock._compiled_scan is None:
+        request.applymarker(pytest.mark.compiled)
+        pytest.skip(NOT_BUILT)
+    return str(request.param)
 
 
 PAGE = (
@@ -211,13 +228,13 @@ def test_host_matching(url: str, key: str | None) -> None:
 
 
 @pytest.mark.parametrize("granted", STATES, ids=["none", "marketing", "analytics"])
-def test_rewrite_in_one_call_is_feed_and_finish(granted: frozenset[str]) -> None:
+def test_rewrite_in_one_call_is_feed_and_finish(granted: frozenset[str], scan: str) -> None:
     rules = AutoBlocker(CATEGORIES).rules(granted)
     assert rules is not None
     assert TagRewriter(rules, placeholder).rewrite(PAGE) == rewrite(PAGE, granted)
 
 
-def test_a_body_without_a_blocked_host_is_returned_as_it_is() -> None:
+def test_a_body_without_a_blocked_host_is_returned_as_it_is(scan: str) -> None:
     rules = AutoBlocker(CATEGORIES).rules(frozenset())
     assert rules is not None
     body = b'<p>no third parties <img src="/a.png"><script src="/b.js"></script></p>'
@@ -226,7 +243,7 @@ def test_a_body_without_a_blocked_host_is_returned_as_it_is() -> None:
     assert rewriter.blocked == 0
 
 
-def test_a_script_that_loads_nothing_is_not_counted_as_blocked() -> None:
+def test_a_script_that_loads_nothing_is_not_counted_as_blocked(scan: str) -> None:
     rules = AutoBlocker(CATEGORIES).rules(frozenset())
     assert rules is not None
     body = b'<script type="application/ld+json" src="https://www.youtube.com/d.json"></script>'
@@ -236,7 +253,7 @@ def test_a_script_that_loads_nothing_is_not_counted_as_blocked() -> None:
     assert rewriter.blocked == 0
 
 
-def test_a_page_served_again_gives_the_same_bytes_from_the_kept_tags() -> None:
+def test_a_page_served_again_gives_the_same_bytes_from_the_kept_tags(scan: str) -> None:
     blocker = AutoBlocker(CATEGORIES)
     rules = blocker.rules(frozenset())
     assert rules is not None
@@ -248,7 +265,7 @@ def test_a_page_served_again_gives_the_same_bytes_from_the_kept_tags() -> None:
     assert rewrite(PAGE, frozenset({"marketing"})).count(b"data-consent=") == 3
 
 
-def test_the_kept_tags_are_bounded() -> None:
+def test_the_kept_tags_are_bounded(scan: str) -> None:
     rules = AutoBlocker(CATEGORIES).rules(frozenset())
     assert rules is not None
     page = b"".join(b'<img src="https://i.ytimg.com/%d.jpg">' % i for i in range(1000))
@@ -262,7 +279,7 @@ def test_the_kept_tags_are_bounded() -> None:
     assert long_tag not in kept  # too long to keep: gated anew each time
 
 
-def test_a_tag_with_a_quoted_gt_is_gated_the_same_when_seen_again() -> None:
+def test_a_tag_with_a_quoted_gt_is_gated_the_same_when_seen_again(scan: str) -> None:
     rules = AutoBlocker(CATEGORIES).rules(frozenset())
     assert rules is not None
     page = (
@@ -278,7 +295,7 @@ def test_a_tag_with_a_quoted_gt_is_gated_the_same_when_seen_again() -> None:
         assert TagRewriter(rules, placeholder).rewrite(page) == expected
 
 
-def test_only_script_iframe_and_img_start_tags_are_gated() -> None:
+def test_only_script_iframe_and_img_start_tags_are_gated(scan: str) -> None:
     page = (
         b'<style src="https://www.youtube.com/s.css"></style>'
         b'<title data-src="https://www.youtube.com/t">t</title>'
@@ -292,7 +309,7 @@ def test_only_script_iframe_and_img_start_tags_are_gated() -> None:
     assert rewriter.blocked == 0
 
 
-def test_tags_without_a_blocked_host_are_not_kept() -> None:
+def test_tags_without_a_blocked_host_are_not_kept(scan: str) -> None:
     rules = AutoBlocker(CATEGORIES).rules(frozenset())
     assert rules is not None
     page = b"".join(
@@ -303,7 +320,7 @@ def test_tags_without_a_blocked_host_are_not_kept() -> None:
     assert list(rules._gates) == [b'<img src="https://i.ytimg.com/a.jpg">']
 
 
-def test_blocked_tags_among_many_local_ones_are_all_gated() -> None:
+def test_blocked_tags_among_many_local_ones_are_all_gated(scan: str) -> None:
     # Host names are looked for ahead of a tag, a window at a time: blocked tags near and far.
     local = b'<img src="/local/%d.png" alt="photo">'
     blocked = b'<img src="https://i.ytimg.com/%d.jpg">'
@@ -318,3 +335,72 @@ def test_blocked_tags_among_many_local_ones_are_all_gated() -> None:
         assert rewriter.rewrite(page) == expected
         assert rewriter.blocked == len(spots)
     assert rewrite(page, frozenset(), 1000, 2000, 3001) == expected
+
+
+def test_the_compiled_scan_is_built() -> None:
+    if autoblock._compiled_scan is None:
+        pytest.skip(NOT_BUILT)
+
+
+test_the_compiled_scan_is_built = pytest.mark.compiled(test_the_compiled_scan_is_built)
+
+
+# Pieces of markup that change how the scan reads what follows: comments, the elements whose
+# text is skipped, quotes, a "<" or ">" in a value, tags cut off, names that only start alike.
+PIECES = [
+    b'<img src="https://i.ytimg.com/a.jpg">', b'<IMG SRC=https://I.YTIMG.COM/b.jpg>',
+    b'<iframe src="https://www.youtube.com/e">', b'</iframe>',
+    b'<iframe hidden src=//www.youtube.com/h>', b'<script src="https://www.youtube.com/s.js">',
+    b'<script type="module" src=//stats.example.com:8443/m.js>', b'</script>', b'<script>',
+    b'<SCRIPT>', b'<style>', b'</style>', b'<textarea>', b'</textarea>', b'<title>', b'</TITLE>',
+    b'<!--', b'-->', b'<!-->', b'<!--->', b'--', b'<p title="', b"<p title='", b'"', b"'", b'>',
+    b'<', b'=', b'/', b' ', b'x', b'<b>', b'</p>', b'<scripts>',
+    b'<imgx src=https://i.ytimg.com/>', b'<img alt="<b>" src="https://i.ytimg.com/q.jpg">',
+    b'<img alt="a>b" src="https://i.ytimg.com/g.jpg">',
+    b'<img data-consent="marketing" src="https://i.ytimg.com/k.jpg">', b'<img src="/local.png" ',
+    b'srcset="https://i.ytimg.com/2x.jpg 2x"', b' src=https://www.youtube.com/v ', b'<img',
+    b'<iframe', b'https://i.ytimg.com/', b'www.youtube.com',
+    b'<script type="application/ld+json" src="https://www.youtube.com/j">',
+    b'<img src="https://cdn.example.net/n.png">', b'<img src="https://stats.example.com/p.gif">',
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(PIECES), max_size=40).map(b"".join), st.sampled_from(STATES))
+def test_the_compiled_scan_gives_what_the_python_scan_gives(
+    page: bytes, granted: frozenset[str]
+) -> None:
+    if autoblock._compiled_scan is None:
+        pytest.skip(NOT_BUILT)
+    rules = AutoBlocker(CATEGORIES).rules(granted)
+    assert rules is not None
+    compiled = TagRewriter(rules, placeholder)
+    out = compiled.rewrite(page)
+    python = TagRewriter(rules, placeholder)
+    assert out == python.feed(page) + python.finish()  # feed() always scans in Python
+    assert compiled.blocked == python.blocked
+    # And cut in two, held back and scanned again, it comes out the same.
+    assert rewrite(page, granted, len(page) // 2) == out
+
+
+test_the_compiled_scan_gives_what_the_python_scan_gives = pytest.mark.compiled(
+    test_the_compiled_scan_gives_what_the_python_scan_gives
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ((b"<p>", (b"x",)), "scan(body: bytes"),
+        (("<p>", (b"x",), 16), "scan(body: bytes"),
+        ((b"<p>", [b"x"], 16), "scan(body: bytes"),
+        ((b"<p>", (b"",), 16), "needles must be non-empty bytes"),
+        ((b"<p>", ("x",), 16), "needles must be non-empty bytes"),
+    ],
+)
+def test_the_compiled_scan_refuses_bad_arguments(args: tuple[object, ...], error: str) -> None:
+    scan = autoblock._compiled_scan
+    if scan is None:
+        pytest.skip(NOT_BUILT)
+    with pytest.raises(TypeError, match=error.replace("(", r"\(")):
+        scan(*args)  # type: ignore[arg-type]

@@ -34,6 +34,13 @@ from importlib import resources
 from consentkit.config import Category
 from consentkit.declaration import Declaration
 
+_Scan = Callable[[bytes, tuple[bytes, ...], int], list[tuple[int, int, int, int]] | None]
+_compiled_scan: _Scan | None
+try:
+    from consentkit._scan import scan as _compiled_scan
+except ImportError:  # built without a C compiler: the pure-Python scan does it all
+    _compiled_scan = None
+
 __all__ = ["MAX_TAG", "AutoBlocker", "BlockRules", "Placeholders", "TagRewriter", "url_host"]
 
 #: A start tag longer than this (bytes) is passed on untouched rather than held.
@@ -311,17 +318,46 @@ class TagRewriter:
     def rewrite(self, body: bytes) -> bytes:
         """A whole body at once: what ``feed(body) + finish()`` gives, in one call.
 
-        A body without any blocked host's name costs its lowercase copy and
-        one search per name, and is returned as it is (the same object).
+        A body without any blocked host's name in a tag that loads is returned
+        as it is (the same object).
         """
         if self._held or self._mode is not None:
             return self.feed(body) + self.finish()
+        if _compiled_scan is not None:
+            found = _compiled_scan(body, self._needles, MAX_TAG)
+            if found is not None:
+                return self._gate_found(body, found)
         low = body.lower()
         # Nothing after the last name needs looking at (a tag that holds it ends after it).
         last = max([low.rfind(needle) for needle in self._needles], default=-1)
         if last < 0:
             return body
         return self._run(body, True, low, last)
+
+    def _gate_found(self, body: bytes, found: list[tuple[int, int, int, int]]) -> bytes:
+        """Gate the tags the compiled scan found: ``(kind, start, name_end, end)`` each."""
+        rules = self._rules
+        gates = rules._gates
+        out: list[bytes] = []
+        emitted = 0
+        for _kind, start, name_end, end in found:
+            tag = body[start:end]
+            gate = gates.get(tag)
+            if gate is None:
+                gate = _gated_tag(rules, tag, tag.lower(), 0, end - start, name_end - start) or ()
+                _keep(gates, tag, gate)
+            if gate:
+                out.append(body[emitted:start])
+                self._blocked += 1
+                text, key, host = gate
+                if host is not None:
+                    out.append(self._placeholder(key, host))
+                out.append(text)
+                emitted = end
+        if not emitted:
+            return body
+        out.append(body[emitted:])
+        return b"".join(out)
 
     def finish(self) -> bytes:
         """The end of the body: everything still held back."""
@@ -390,7 +426,7 @@ class TagRewriter:
                         out.append(buf[emitted:start])
                         self._held = buf[start:]
                         return b"".join(out)
-                    return self._end(buf, low, out, emitted, pos, MAX_TAG)
+                    return self._end(buf, low, out, emitted, pos, MAX_TAG, start)
                 end = whole.end()
                 # A tag longer than MAX_TAG passes untouched, however the body was cut.
                 if kind != 2 and end - start <= MAX_TAG:
@@ -463,24 +499,34 @@ class TagRewriter:
         return b"".join(out)
 
     def _end(
-        self, buf: bytes, low: bytes, out: list[bytes], emitted: int, pos: int, window: int
+        self,
+        buf: bytes,
+        low: bytes,
+        out: list[bytes],
+        emitted: int,
+        pos: int,
+        window: int,
+        cut: int = -1,
     ) -> bytes:
-        """The end of a part, in markup: hold back a start tag cut in two (within ``window``)."""
+        """The end of a part, in markup: hold back a start tag cut in two (within ``window``);
+        from ``cut`` at least, when that is where one is known to start."""
         n = len(buf)
-        cut = n
-        if window:
-            tail = max(pos, n - window)
+        tail = max(pos, n - window)
+        if cut < 0:
+            cut = n
             last = low.rfind(b"<", tail)
             if last >= 0 and low.find(b">", last) < 0:
                 cut = last
-            # A start tag not ended yet, and any tag whose attribute value it is in.
-            start = low.rfind(b"<", tail, cut)
-            while start >= 0:
-                if start + 1 < n and 0x61 <= low[start + 1] <= 0x7A:
-                    if _TAG_END.match(low, _name_end(low, start + 2, n)) is not None:
-                        break
-                    cut = start
-                start = low.rfind(b"<", tail, start)
+        # A start tag not ended yet, and any tag whose attribute value it is in (one that ends
+        # past the cut, or not in this part).
+        start = low.rfind(b"<", tail, cut)
+        while start >= 0:
+            if start + 1 < n and 0x61 <= low[start + 1] <= 0x7A:
+                whole = _TAG_END.match(low, _name_end(low, start + 2, n))
+                if whole is not None and whole.end() <= cut:
+                    break
+                cut = start
+            start = low.rfind(b"<", tail, start)
         out.append(buf[emitted:cut])
         self._held = buf[cut:]
         return b"".join(out)
@@ -496,11 +542,7 @@ class TagRewriter:
         else:
             return ()  # no blocked host's name in it (not kept: they may be many)
         gate = _gated_tag(self._rules, buf, low, start, end, name_end) or ()
-        if end - start <= _MAX_GATE_TAG:
-            gates = self._rules._gates
-            if len(gates) >= _MAX_GATES:
-                del gates[next(iter(gates))]
-            gates[buf[start:end]] = gate
+        _keep(self._rules._gates, buf[start:end], gate)
         return gate
 
 
@@ -517,6 +559,14 @@ _MAX_GATE_TAG = 1024
 # must end there. (The look-ahead and the common prefixes factored out make `re` twice as
 # fast: most "<" are turned away at once.)
 _SCAN = re.compile(rb"<(?=[!sti])(?:!--|(script)|(style|t(?:extarea|itle))|(i(?:mg|frame)))")
+
+
+def _keep(gates: dict[bytes, _Gate | tuple[()]], tag: bytes, gate: _Gate | tuple[()]) -> None:
+    """Remember what ``tag`` becomes (a bounded number of tags, each not too long)."""
+    if len(tag) <= _MAX_GATE_TAG:
+        if len(gates) >= _MAX_GATES:
+            del gates[next(iter(gates))]
+        gates[tag] = gate
 
 
 def _gated_tag(
