@@ -2,7 +2,8 @@
 
 Like test_csp.py, two other host names (``cdn.alpha.test`` for analytics,
 ``media.beta.test`` for marketing) are mapped to loopback in a browser of
-this module's own, and a third-party server counts what each host was asked for.
+this module's own, and a third-party server counts what each host was asked for. A FastAPI
+app with its own session and gzip middleware inside consentkit gets the same in Chromium.
 """
 
 from __future__ import annotations
@@ -49,13 +50,21 @@ def site(port: int, db: Path) -> Any:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ThirdParty, str]]:
+def third_party() -> Iterator[tuple[ThirdParty, int]]:
+    """The other hosts' server and its port."""
     third = ThirdParty()
     with serve(third, lifespan="off") as third_url:
-        port = int(third_url.rsplit(":", 1)[1])
-        db = tmp_path_factory.mktemp("autoblock") / "consent.db"
-        with serve(site(port, db)) as url:
-            yield third, url
+        yield third, int(third_url.rsplit(":", 1)[1])
+
+
+@pytest.fixture(scope="module")
+def servers(
+    third_party: tuple[ThirdParty, int], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ThirdParty, str]]:
+    third, port = third_party
+    db = tmp_path_factory.mktemp("autoblock") / "consent.db"
+    with serve(site(port, db)) as url:
+        yield third, url
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +153,73 @@ def test_the_placeholder_is_accessible(
     page = new_page()
     page.goto("/")
     assert axe(page, ".ck-ph") == []
+
+
+def fastapi_shop(port: int, db: Path) -> Any:
+    """A FastAPI app with its own session and gzip middleware inside consentkit: consentkit
+    gets the page gzip-encoded, gates its embed, and encodes it again."""
+    fastapi = pytest.importorskip("fastapi")
+    from starlette.middleware.gzip import GZipMiddleware
+    from starlette.middleware.sessions import SessionMiddleware
+
+    from consentkit import Cookie
+    from consentkit.integrations.starlette import install
+
+    app = fastapi.FastAPI()
+
+    @app.get("/", response_class=HTMLResponse)
+    async def home(request: Request) -> str:
+        request.session["basket"] = ["tea"]
+        return EMBEDS.format(port=port).replace(
+            "<main>", "<main>" + "<p>Green, black and white tea.</p>" * 40
+        )
+
+    app.add_middleware(GZipMiddleware, minimum_size=100)
+    app.add_middleware(SessionMiddleware, secret_key="shop-secret", session_cookie="basket")
+    config = ConsentConfig(
+        secret_keys=["fastapi-autoblock-secret-0123456789abcdef"],
+        storage=f"sqlite:///{db}",
+        auto_block=True,
+        categories=[
+            Category(key="necessary", label="Strictly necessary", required=True),
+            Category(
+                key="personalization",
+                label="Personalization",
+                cookies=[Cookie(name="basket", purpose="Basket", duration="2 weeks")],
+            ),
+            Category(key="analytics", label="Analytics", hosts=[f"cdn.alpha.test:{port}"]),
+            Category(key="marketing", label="Video embeds", hosts=[f"media.beta.test:{port}"]),
+        ],
+    )
+    install(app, config)
+    return app
+
+
+def test_a_fastapi_apps_gzip_page_is_gated_and_the_placeholder_allows_the_embed(
+    resolving_browser: Any, third_party: tuple[ThirdParty, int], tmp_path: Path
+) -> None:
+    third, port = third_party
+    with serve(fastapi_shop(port, tmp_path / "consent.db")) as url:
+        context = resolving_browser.new_context(base_url=url, locale="en-US")
+        context.set_default_timeout(5000)
+        try:
+            third.hits.clear()
+            page = context.new_page()
+            response = page.goto("/")
+            assert response is not None
+            assert response.headers["content-encoding"] == "gzip"
+            page.wait_for_load_state("networkidle")
+            assert third.hits == []
+            assert {c["name"] for c in context.cookies()} == set()  # no session before consent
+            page.get_by_role("button", name="Allow and show").click()
+            assert wait_for(lambda: "media.beta.test/frame.html" in third.hits)
+            page.locator("#video").wait_for(state="visible")
+            assert page.locator(".ck-ph").count() == 0
+            assert "cdn.alpha.test/t.js" not in third.hits
+            # Marketing only: the basket cookie (personalization) still never set.
+            page.reload()
+            page.wait_for_load_state("networkidle")
+            assert page.locator(".ck-ph").count() == 0
+            assert "basket" not in {c["name"] for c in context.cookies()}
+        finally:
+            context.close()
