@@ -3,6 +3,10 @@
 The consent cookie and the analytics visitor cookie are signed on the
 per-request path; stock itsdangerous re-derives the key (a hash) and builds
 an ``hmac`` object per call. The output is byte for byte the same.
+
+The MAC comes from ``hmac.new``, which keeps the GIL for a short value:
+``hmac.digest`` releases it, and the event loop then waits until the consent
+log's writer thread hands it back.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ class _SHA256(SigningAlgorithm):
     """HMAC-SHA256, as itsdangerous's ``HMACAlgorithm(hashlib.sha256)``."""
 
     def get_signature(self, key: bytes, value: bytes) -> bytes:
-        return hmac.digest(key, value, "sha256")
+        return hmac.new(key, value, hashlib.sha256).digest()
 
 
 class _CachedKey:
