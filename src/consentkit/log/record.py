@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
@@ -13,6 +14,7 @@ __all__ = [
     "RECORD_FIELDS",
     "ConsentRecord",
     "Decision",
+    "categories_json",
     "decision_fields",
 ]
 
@@ -134,16 +136,22 @@ def canonical_json(fields: dict[str, object]) -> bytes:
     return _canonical_encoder.encode(fields).encode()
 
 
+@functools.lru_cache(maxsize=1024)
+def categories_json(categories: tuple[str, ...]) -> str:
+    """``granted`` or ``denied`` as the stores keep it, a JSON list (encoded once per set)."""
+    return json.dumps(list(categories))
+
+
 def decision_fields(
     decision: Decision, now: datetime, expiries: dict[int, str] | None = None
-) -> dict[str, object]:
+) -> dict[str, str]:
     """The optional fields a record sealed now at ``now`` gets from ``decision``.
 
     Only the fields with a value: an absent one stays out of the canonical form.
     ``expiries`` (lifetime -> ``expires_at``) may be shared by the records of
     one batch, which all have the same ``now``.
     """
-    fields: dict[str, object] = {}
+    fields: dict[str, str] = {}
     if decision.decision_id is not None:
         fields["decision_id"] = decision.decision_id
     if decision.site_host is not None:
