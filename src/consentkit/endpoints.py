@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -78,9 +79,12 @@ class _Choice:
     decision_id: str | None = None
 
 
+@functools.lru_cache(maxsize=256)
 def site_host(value: str | None, scheme: str) -> str | None:
     """The request's ``Host`` as a log records it: lower case, no trailing dot, no
-    default port; ``None`` when it is absent or not a host name, address or port."""
+    default port; ``None`` when it is absent or not a host name, address or port.
+
+    A site has few hosts: each is checked once (the last 256 are kept)."""
     if not value or len(value) > 260:
         return None
     match = _HOST.fullmatch(value.strip().lower())
