@@ -1,10 +1,10 @@
-"""itsdangerous signers that derive each key once and sign in one C call.
+"""itsdangerous signers that derive each key once.
 
 The consent cookie and the analytics visitor cookie are signed on the
-per-request path; stock itsdangerous re-derives the key (a hash) and builds
-an ``hmac`` object per call. The output is byte for byte the same.
+per-request path; stock itsdangerous re-derives the key (a hash) on every
+call. The output is byte for byte the same.
 
-The MAC comes from ``hmac.new``, which keeps the GIL for a short value:
+The MAC comes from ``hmac`` objects, which keep the GIL for a short value:
 ``hmac.digest`` releases it, and the event loop then waits until the consent
 log's writer thread hands it back.
 """
