@@ -20,6 +20,8 @@ __all__ = ["Consent", "ConsentCodec", "get_consent", "new_consent_id"]
 
 #: Longer cookie values are refused unread: a real token is about 150 bytes.
 MAX_TOKEN_LENGTH = 1024
+# ``json.dumps`` with separators builds a new encoder on every call.
+_compact = json.JSONEncoder(separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,7 @@ class ConsentCodec:
         The regime, region and region source that applied go in after the
         four fields of a version 0.1 cookie, which still decodes (as ``opt_in``).
         """
-        payload = json.dumps(
+        payload = _compact.encode(
             [
                 self._policy_version,
                 sorted(set(granted) - self._required),
@@ -152,8 +154,7 @@ class ConsentCodec:
                 regime,
                 region,
                 region_source,
-            ],
-            separators=(",", ":"),
+            ]
         ).encode()
         return self._signer.sign(base64.urlsafe_b64encode(payload).rstrip(b"=")).decode()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -41,6 +42,9 @@ _FORM_SURFACES = ("banner", "preferences", "privacy", "form", "notice", "opt_out
 _NOTICE_ACTIONS = {"dismiss": ("notice", "none")}
 _SAME_SITE_FETCH = ("same-origin", "same-site", "none")
 _NO_STORE = {"cache-control": "no-store", "vary": "Cookie, Accept-Language"}
+_NO_STORE_RAW = [(name.encode(), value.encode()) for name, value in _NO_STORE.items()]
+#: How ``JSONResponse`` encodes, built once instead of on every call.
+_json = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 #: A decision id: 16 to 64 URL-safe characters (the snippet sends 32 hex digits).
 _DECISION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 #: A Host header: a DNS name, IPv4 address or [IPv6] literal, and an optional port.
@@ -75,9 +79,12 @@ class _Choice:
     decision_id: str | None = None
 
 
+@functools.lru_cache(maxsize=256)
 def site_host(value: str | None, scheme: str) -> str | None:
     """The request's ``Host`` as a log records it: lower case, no trailing dot, no
-    default port; ``None`` when it is absent or not a host name, address or port."""
+    default port; ``None`` when it is absent or not a host name, address or port.
+
+    A site has few hosts: each is checked once (the last 256 are kept)."""
     if not value or len(value) > 260:
         return None
     match = _HOST.fullmatch(value.strip().lower())
@@ -502,7 +509,9 @@ class Endpoints:
         if choice.next_path is not None:
             response = RedirectResponse(safe_next(choice.next_path), 303, headers=_NO_STORE)
         else:
-            response = JSONResponse(consent.as_dict(self.mw.all_keys), headers=_NO_STORE)
+            body = _json.encode(consent.as_dict(self.mw.all_keys)).encode()
+            response = Response(body, media_type="application/json")
+            response.raw_headers[:0] = _NO_STORE_RAW
         for value in set_cookies:
             response.raw_headers.append((b"set-cookie", value.encode("latin-1")))
         return response

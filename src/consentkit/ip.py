@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 from collections.abc import Iterable
 
 __all__ = ["ClientAddress", "reduce_ip"]
@@ -19,11 +20,11 @@ def reduce_ip(ip: str | None, mode: str, key: bytes) -> str | None:
     """
     if mode == "none" or not ip:
         return None
-    octets = _ipv4_octets(ip)
-    if octets is not None:  # the common case, without ipaddress's cost
+    ipv4 = _IPV4.fullmatch(ip)
+    if ipv4 is not None:  # the common case, without ipaddress's cost
         if mode == "hash":
-            return hmac.new(key, bytes(octets), hashlib.sha256).hexdigest()[:32]
-        return f"{octets[0]}.{octets[1]}.{octets[2]}.0/24"
+            return hmac.new(key, bytes(map(int, ipv4.groups())), hashlib.sha256).hexdigest()[:32]
+        return f"{ipv4[1]}.{ipv4[2]}.{ipv4[3]}.0/24"
     try:
         address = ipaddress.ip_address(ip.strip())
     except ValueError:
@@ -36,20 +37,9 @@ def reduce_ip(ip: str | None, mode: str, key: bytes) -> str | None:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
-def _ipv4_octets(ip: str) -> list[int] | None:
-    parts = ip.split(".")
-    if len(parts) != 4:
-        return None
-    octets = []
-    for part in parts:
-        # Plain decimal only: no sign, no spaces, no leading zeros (as ipaddress).
-        if not part.isdigit() or not part.isascii() or (len(part) > 1 and part[0] == "0"):
-            return None
-        value = int(part)
-        if value > 255:
-            return None
-        octets.append(value)
-    return octets
+# Plain decimal octets only: no sign, no spaces, no leading zeros (as ipaddress).
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
 
 class ClientAddress:

@@ -13,13 +13,13 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from consentkit.errors import StorageError, StorageUnavailable
 from consentkit.log.base import DayStats, day_stats_query, fold_day_stats
 from consentkit.log.chain import LogKey
-from consentkit.log.record import ConsentRecord
+from consentkit.log.record import ConsentRecord, categories_json
 from consentkit.log.schema import POSTGRES_MIGRATIONS
 from consentkit.log.signing import SigningKey
 from consentkit.log.writer import BatchWriterLog
@@ -52,14 +52,29 @@ _TYPES = (
     "text", "text", "text", "text", "text", "text", "boolean", "text", "text", "text",
     "text", "text", "timestamptz", "text", "text", "text",
 )  # fmt: skip
-# A whole batch is one statement with one array per column: the same SQL text
-# for every batch size, so the driver parses it once and the server can plan
-# it once, and rows go in in their chain order.
-_INSERT = (
-    f"INSERT INTO consentkit_log ({_COLUMNS}) SELECT {_COLUMNS} FROM unnest("
-    + ", ".join(f"%s::{t}[]" for t in _TYPES)
-    + f") WITH ORDINALITY AS batch({_COLUMNS}, n) ORDER BY n"
+# A whole batch is one statement: its new declarations, the chain's registration,
+# the records, the signed head and the completed Merkle nodes, each passed as a
+# JSON array (empty when there is none). One statement is one transaction without
+# BEGIN and COMMIT, and one round trip; its SQL text is the same for every batch,
+# so it is parsed and planned once; the records go in in their chain order.
+_INSERT_BATCH = (
+    "WITH declarations AS (INSERT INTO consentkit_declarations (hash, body, created_at)"
+    " SELECT d->>0, d->>1, (d->>2)::timestamptz FROM jsonb_array_elements(%s::jsonb) AS d"
+    " ON CONFLICT DO NOTHING),"
+    " chain AS (INSERT INTO consentkit_chains (chain_id, created_at, key_id)"
+    " SELECT c->>0, (c->>1)::timestamptz, c->>2 FROM jsonb_array_elements(%s::jsonb) AS c"
+    " ON CONFLICT DO NOTHING),"
+    " head AS (INSERT INTO consentkit_log_heads (chain_id, seq, root, mac, ts, key_id, signature)"
+    " SELECT h->>0, (h->>1)::bigint, h->>2, h->>3, h->>4, h->>5, h->>6"
+    " FROM jsonb_array_elements(%s::jsonb) AS h),"
+    " nodes AS (INSERT INTO consentkit_log_nodes (chain_id, level, idx, hash)"
+    " SELECT x->>0, (x->>1)::integer, (x->>2)::bigint, x->>3"
+    " FROM jsonb_array_elements(%s::jsonb) AS x)"
+    f" INSERT INTO consentkit_log ({_COLUMNS}) SELECT "
+    + ", ".join(f"(r->>{i})::{t}" for i, t in enumerate(_TYPES))
+    + " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS batch(r, n) ORDER BY n"
 )
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _driver() -> Any:
@@ -261,56 +276,36 @@ class PostgresConsentLog(BatchWriterLog):
         register_chain: bool,
         now: datetime,
     ) -> None:
-        # New declarations are idempotent and may land on their own. The
-        # records go in one multi-row INSERT. A batch with a signed head (every
-        # batch of a signing writer) or a chain's first batch is one explicit
-        # transaction, so neither the head nor the chain lands without them.
+        # One statement (see _INSERT_BATCH): neither the chain, the signed head nor
+        # the Merkle nodes land without the records.
+        stamp = now.isoformat()
+        chain = self.chain
+        registration = [(chain.chain_id, stamp, chain.key.key_id)] if register_chain else []
+        heads: list[tuple[Any, ...]] = []
+        nodes: list[tuple[Any, ...]] = []
+        if chain.pending is not None:
+            head = chain.pending.head
+            heads.append((head.chain_id, head.seq, head.root, head.mac, head.timestamp,
+                          head.key_id, head.signature))  # fmt: skip
+            nodes = [(head.chain_id, lvl, idx, h.hex()) for lvl, idx, h in chain.pending.nodes]
+        params = (
+            _json.encode([(h, body, stamp) for h, body in declarations.items()]),
+            _json.encode(registration),
+            _json.encode(heads),
+            _json.encode(nodes),
+            _json.encode([_row(record) for record in records]),
+        )
         with conn.cursor() as cur:
-            if declarations:
-                cur.executemany(
-                    "INSERT INTO consentkit_declarations (hash, body, created_at)"
-                    " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                    [(h, body, now) for h, body in declarations.items()],
-                )
-            params = [list(column) for column in zip(*map(_row, records), strict=True)]
-            insert = _INSERT
-            seal = self.chain.pending
-            if not register_chain and seal is None:
-                self._committing()
-                cur.execute(insert, params)
-                return
-            with conn.transaction():
-                if register_chain:
-                    cur.execute(
-                        "INSERT INTO consentkit_chains (chain_id, created_at, key_id)"
-                        " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                        (self.chain.chain_id, now, self.chain.key.key_id),
-                    )
-                cur.execute(insert, params)
-                if seal is not None:
-                    head = seal.head
-                    cur.execute(
-                        "INSERT INTO consentkit_log_heads (chain_id, seq, root, mac, ts, key_id,"
-                        " signature) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                        (head.chain_id, head.seq, head.root, head.mac, head.timestamp,
-                         head.key_id, head.signature),
-                    )  # fmt: skip
-                    if seal.nodes:
-                        cur.executemany(
-                            "INSERT INTO consentkit_log_nodes (chain_id, level, idx, hash)"
-                            " VALUES (%s, %s, %s, %s)",
-                            [(head.chain_id, lvl, idx, h.hex()) for lvl, idx, h in seal.nodes],
-                        )
-                self._committing()  # leaving the block sends COMMIT
+            self._committing()
+            cur.execute(_INSERT_BATCH, params)
 
 
 def _row(r: ConsentRecord) -> tuple[Any, ...]:
+    # Times as their ISO 8601 text: PostgreSQL reads it for a timestamptz column.
     return (
-        r.chain_id, r.seq, r.record_id, r.consent_id,
-        datetime.fromisoformat(r.timestamp).astimezone(timezone.utc), r.action,
-        json.dumps(list(r.granted)), json.dumps(list(r.denied)), r.policy_version,
+        r.chain_id, r.seq, r.record_id, r.consent_id, r.timestamp, r.action,
+        categories_json(r.granted), categories_json(r.denied), r.policy_version,
         r.declaration_hash, r.language, r.surface, r.path, r.ip, r.user_agent, r.gpc,
-        r.key_id, r.prev_mac, r.mac, r.decision_id, r.site_host,
-        datetime.fromisoformat(r.expires_at) if r.expires_at else None,
+        r.key_id, r.prev_mac, r.mac, r.decision_id, r.site_host, r.expires_at,
         r.regime, r.region, r.region_source,
     )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
@@ -13,7 +14,8 @@ __all__ = [
     "RECORD_FIELDS",
     "ConsentRecord",
     "Decision",
-    "decision_fields",
+    "categories_json",
+    "expires_at",
 ]
 
 #: ``opt_out`` is the one-click "Do Not Sell or Share" opt-out (``us_opt_out``); ``dismiss``
@@ -134,33 +136,24 @@ def canonical_json(fields: dict[str, object]) -> bytes:
     return _canonical_encoder.encode(fields).encode()
 
 
-def decision_fields(
-    decision: Decision, now: datetime, expiries: dict[int, str] | None = None
-) -> dict[str, object]:
-    """The optional fields a record sealed now at ``now`` gets from ``decision``.
+@functools.lru_cache(maxsize=1024)
+def categories_json(categories: tuple[str, ...]) -> str:
+    """``granted`` or ``denied`` as the stores keep it, a JSON list (encoded once per set)."""
+    return json.dumps(list(categories))
 
-    Only the fields with a value: an absent one stays out of the canonical form.
-    ``expiries`` (lifetime -> ``expires_at``) may be shared by the records of
-    one batch, which all have the same ``now``.
+
+def expires_at(decision: Decision, now: datetime, expiries: dict[int, str]) -> str | None:
+    """When the choice ``decision`` stands for stops counting, if it says: ``now`` plus its
+    lifetime (a withdrawal leaves nothing standing: ``now``), ISO 8601 UTC.
+
+    ``expiries`` (lifetime -> the answer) is shared by the records of one batch,
+    which all have the same ``now``.
     """
-    fields: dict[str, object] = {}
-    if decision.decision_id is not None:
-        fields["decision_id"] = decision.decision_id
-    if decision.site_host is not None:
-        fields["site_host"] = decision.site_host
-    if decision.lifetime is not None:
-        lifetime = 0 if decision.action == "withdraw" else decision.lifetime
-        expires = expiries.get(lifetime) if expiries is not None else None
-        if expires is None:
-            moment = now.astimezone(timezone.utc) + timedelta(seconds=lifetime)
-            expires = moment.isoformat(timespec="microseconds")
-            if expiries is not None:
-                expiries[lifetime] = expires
-        fields["expires_at"] = expires
-    if decision.regime is not None:
-        fields["regime"] = decision.regime
-    if decision.region is not None:
-        fields["region"] = decision.region
-    if decision.region_source is not None:
-        fields["region_source"] = decision.region_source
-    return fields
+    if decision.lifetime is None:
+        return None
+    lifetime = 0 if decision.action == "withdraw" else decision.lifetime
+    expires = expiries.get(lifetime)
+    if expires is None:
+        moment = now.astimezone(timezone.utc) + timedelta(seconds=lifetime)
+        expires = expiries[lifetime] = moment.isoformat(timespec="microseconds")
+    return expires

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -13,7 +12,7 @@ from typing import Any
 
 from consentkit.log.base import DayStats, day_stats_query, fold_day_stats
 from consentkit.log.chain import LogKey
-from consentkit.log.record import ConsentRecord
+from consentkit.log.record import ConsentRecord, categories_json
 from consentkit.log.schema import SQLITE_MIGRATIONS
 from consentkit.log.signing import SigningKey
 from consentkit.log.writer import BatchWriterLog
@@ -203,7 +202,7 @@ class SQLiteConsentLog(BatchWriterLog):
 def _row(r: ConsentRecord) -> tuple[Any, ...]:
     return (
         r.chain_id, r.seq, r.record_id, r.consent_id, r.timestamp, r.action,
-        json.dumps(list(r.granted)), json.dumps(list(r.denied)), r.policy_version,
+        categories_json(r.granted), categories_json(r.denied), r.policy_version,
         r.declaration_hash, r.language, r.surface, r.path, r.ip, r.user_agent, int(r.gpc),
         r.key_id, r.prev_mac, r.mac, r.decision_id, r.site_host, r.expires_at,
         r.regime, r.region, r.region_source,
