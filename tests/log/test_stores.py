@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import threading
 from typing import Any
@@ -55,6 +56,33 @@ def test_two_writers_keep_their_own_chains(store_url: str) -> None:
 
     asyncio.run(run())
     assert verifies(store_url) == 200
+    assert Database(store_url).execute("SELECT count(*) FROM consentkit_chains")[0][0] == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_workers_forked_from_one_built_log_write_their_own_chains(store_url: str) -> None:
+    # As gunicorn --preload does: the app (and its log) is built once, then forked.
+    log = open_consent_log(store_url, KEY)
+
+    async def work(worker: int) -> None:
+        await log.open()
+        await asyncio.gather(*(log.append(decision(worker * 100 + i)) for i in range(20)))
+        await log.close()
+
+    children = []
+    for worker in range(2):
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 0
+            try:
+                asyncio.run(work(worker))
+            except BaseException:
+                code = 1
+            os._exit(code)
+        children.append(pid)
+    for pid in children:
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    assert verifies(store_url) == 40
     assert Database(store_url).execute("SELECT count(*) FROM consentkit_chains")[0][0] == 2
 
 

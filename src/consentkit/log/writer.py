@@ -117,6 +117,10 @@ class BatchWriterLog(ConsentLog):
         with self._lock:
             if self._thread is not None:
                 return
+            if self.chain.seq == 0 and not self._chain_stored:
+                # Drawn in the process that writes: an app built once and forked into workers
+                # (gunicorn --preload) must not give them all one chain.
+                self.chain = Chain(self.chain.key, signer=self.chain.signer)
             self._thread = threading.Thread(
                 target=self._run, name=f"consentkit-log-{self.chain.chain_id}", daemon=True
             )
