@@ -711,33 +711,36 @@ class Placeholders:
         nonce: str | None,
         inline_style: bool,
     ) -> Placeholder:
-        """The `Placeholder` callable of one response."""
-        language = self._languages.get(lang, self._default)
-        kept = sorted(k for k in granted if k not in required)
-        nonce_attr = f' nonce="{escape(nonce)}"' if nonce else ""
-        styles = (
-            b"<style" + nonce_attr.encode() + b">" + self._style + b"</style>"
-            if inline_style
-            else self._link
-        )
-        # A page's boxes for one host and category differ only in their text's id; they are
-        # kept across requests (a bounded number) by everything else they depend on.
+        """The `Placeholder` callable of one response (its parts are worked out on the first
+        call: most pages have no blocked frame)."""
         rendered = self._rendered
-        context = (language.lang, tuple(kept), next_path)
         count = 0
+        context: tuple[_Language, list[str], tuple[str, tuple[str, ...], str]] | None = None
 
         def placeholder(key: str, host: str) -> bytes:
-            nonlocal count
-            parts = rendered.get((context, key, host))
+            nonlocal count, context
+            if context is None:
+                language = self._languages.get(lang, self._default)
+                kept = sorted(k for k in granted if k not in required)
+                # A page's boxes for one host and category differ only in their text's id;
+                # they are kept across requests (a bounded number) by all else they depend on.
+                context = (language, kept, (language.lang, tuple(kept), next_path))
+            language, kept, page = context
+            parts = rendered.get((page, key, host))
             if parts is None:
                 html = self.html(language, key, host, kept, next_path, "\x00")
                 parts = html.encode().split(b"\x00")
                 if len(rendered) >= _MAX_RENDERED:
                     del rendered[next(iter(rendered))]
-                rendered[(context, key, host)] = parts
+                rendered[(page, key, host)] = parts
             count += 1
             box = f"ck-ph-{count}".encode().join(parts)
-            return styles + box if count == 1 else box
+            if count > 1:
+                return box
+            if not inline_style:
+                return self._link + box
+            nonce_attr = f' nonce="{escape(nonce)}"' if nonce else ""
+            return b"<style" + nonce_attr.encode() + b">" + self._style + b"</style>" + box
 
         return placeholder
 
